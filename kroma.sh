@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Kroma's two set-up commands:
+#   ./kroma.sh up     install everything, migrate, seed the demo, serve web + worker on :8788
+#   ./kroma.sh test   install what tests need (dev extras, Debian chromium), run ruff and pytest
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+PY=$VENV/bin/python
+
+say() { printf '\033[1m[kroma]\033[0m %s\n' "$*" >&2; }
+
+find_python() {
+  local candidates=(python3.13 python3.12 python3)
+  local p
+  for p in "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3 /usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]; do
+    [ -x "$p" ] && candidates+=("$p")
+  done
+  for p in "${candidates[@]}"; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      command -v "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+ensure_venv() {
+  if [ -x "$PY" ] && "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    return 0
+  fi
+  local python
+  if ! python=$(find_python); then
+    say "Kroma needs Python 3.12 or newer and none was found."
+    say "Install one (Debian/Ubuntu: apt-get install python3.12 python3.12-venv; or pyenv install 3.12) and retry."
+    exit 1
+  fi
+  say "Creating $VENV with $python ($("$python" --version))"
+  rm -rf "$VENV"
+  "$python" -m venv "$VENV"
+  "$PY" -m pip install --quiet --upgrade pip
+}
+
+# Reinstall only when pyproject.toml changed (or the extras asked for differ).
+ensure_installed() {
+  local extras=$1 stamp="$VENV/.kroma-installed-$1"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    say "Installing Kroma${extras:+ with [$extras]}"
+    "$PY" -m pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}"
+    touch "$stamp"
+  fi
+}
+
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then return 0; fi
+  say "Installing Debian chromium for the browser tests"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
+cmd_up() {
+  ensure_venv
+  ensure_installed ""
+  "$PY" manage.py migrate --noinput
+  "$PY" manage.py collectstatic --noinput -v0
+  "$PY" manage.py kroma_seed --with-default-user --demo
+  export KROMA_SINGLE_USER="${KROMA_SINGLE_USER:-1}"
+  exec "$PY" manage.py kroma_serve "$@"
+}
+
+cmd_test() {
+  ensure_venv
+  ensure_installed dev
+  ensure_chromium
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+  export KROMA_MODELS_DIR="${KROMA_MODELS_DIR:-$PWD/../shared/models}"
+  exec "$PY" -m pytest "$@"
+}
+
+case "${1:-}" in
+  up) shift; cmd_up "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  *) echo "usage: ./kroma.sh up | ./kroma.sh test [pytest args]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,109 @@
+"""Validate image bytes by their content and re-encode them; never trust a file name.
+
+An image is accepted only if Pillow recognises it as PNG, JPEG or WebP, the file name's
+extension (when there is one) agrees with the content, its pixel count is under the cap
+(checked from the header, before any decoding), and it decodes completely. It is then
+re-encoded, which drops anything that is not the picture (trailing bytes, most metadata)
+and applies the EXIF orientation.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+class ImageRejectedError(ValueError):
+    """The bytes are not an image Kroma accepts; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    data: bytes
+    format: str
+    mime: str
+    extension: str
+    width: int
+    height: int
+    mode: str
+
+
+def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    label = name or "the upload"
+    if not data:
+        raise ImageRejectedError(f"{label} is empty.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejectedError(
+            f"{label} is not an image Kroma can read (PNG, JPEG or WebP expected)."
+        ) from None
+    if image.format not in ALLOWED_FORMATS:
+        raise ImageRejectedError(
+            f"{label} is a {image.format} image; only PNG, JPEG and WebP are accepted."
+        )
+    suffix = PurePath(name).suffix.lower() if name else ""
+    if suffix and EXTENSION_FORMATS.get(suffix) != image.format:
+        raise ImageRejectedError(
+            f"{label} contains a {image.format} image but its name ends in {suffix}; "
+            f"rename it to .{EXTENSIONS[image.format]} if that is what it is."
+        )
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageRejectedError(f"{label} has no pixels ({width}x{height}).")
+    if width * height > max_pixels:
+        raise ImageRejectedError(
+            f"{label} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
+            f"the limit is {max_pixels / 1e6:.1f} megapixels (KROMA_MAX_IMAGE_PIXELS)."
+        )
+    return image
+
+
+def clean_image(data: bytes, *, name: str = "", max_pixels: int) -> CleanImage:
+    """Decode `data` fully and re-encode it; raise ImageRejectedError with a clear reason."""
+    image = _open_checked(data, name, max_pixels)
+    fmt = image.format
+    assert fmt is not None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejectedError(
+            f"{name or 'the upload'} is damaged or truncated and cannot be decoded ({exc})."
+        ) from None
+    return encode_image(image, fmt)
+
+
+def encode_image(image: Image.Image, fmt: str) -> CleanImage:
+    out = io.BytesIO()
+    icc = image.info.get("icc_profile")
+    extra = {"icc_profile": icc} if icc else {}
+    if fmt == "JPEG":
+        if image.mode not in ("RGB", "L", "CMYK"):
+            image = image.convert("RGB")
+        image.save(out, "JPEG", quality=95, subsampling=0, **extra)
+    elif fmt == "WEBP":
+        image.save(out, "WEBP", lossless=True, **extra)
+    else:
+        image.save(out, "PNG", **extra)
+    return CleanImage(
+        data=out.getvalue(),
+        format=fmt,
+        mime=ALLOWED_FORMATS[fmt],
+        extension=EXTENSIONS[fmt],
+        width=image.width,
+        height=image.height,
+        mode=image.mode,
+    )

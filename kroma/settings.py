@@ -1,0 +1,224 @@
+"""Kroma settings: one file, driven by environment variables (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: str) -> int:
+    return int(os.getenv(name, default))
+
+
+def envpath(name: str, default: Path) -> Path:
+    value = os.getenv(name)
+    if not value:
+        return default
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (BASE_DIR / path).resolve()
+
+
+def env_or_file(name: str) -> str | None:
+    """`NAME` wins; otherwise `NAME_FILE` names a file holding the value."""
+    if os.getenv(name):
+        return os.environ[name].strip()
+    if os.getenv(f"{name}_FILE"):
+        return Path(os.environ[f"{name}_FILE"]).read_text().strip()
+    return None
+
+
+def _local_secret_file(path: Path) -> str:
+    """A random secret kept in var/ so local installs survive restarts without set-up."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+VAR_DIR = envpath("KROMA_VAR_DIR", BASE_DIR / "var")
+VERSION = "0.1.0"
+
+DEBUG = envbool("KROMA_DEBUG", "0")
+SECRET_KEY = env_or_file("KROMA_SECRET_KEY") or _local_secret_file(VAR_DIR / "secret_key")
+
+BIND = os.getenv("KROMA_BIND", "127.0.0.1:8788")
+BIND_HOST = BIND.rsplit(":", 1)[0].strip("[]")
+BOUND_TO_LOOPBACK = BIND_HOST in ("127.0.0.1", "localhost", "::1")
+# Single-user mode logs every request in as the local user: only ever on loopback.
+SINGLE_USER_REQUESTED = envbool("KROMA_SINGLE_USER", "0")
+SINGLE_USER = SINGLE_USER_REQUESTED and BOUND_TO_LOOPBACK
+SINGLE_USER_NAME = os.getenv("KROMA_SINGLE_USER_NAME", "local")
+
+ALLOWED_HOSTS = [
+    h.strip() for h in os.getenv("KROMA_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.getenv("KROMA_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_q",
+    "kroma",
+    "projects",
+    "pipeline",
+    "copilot",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kroma.middleware.single_user_middleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "kroma.urls"
+WSGI_APPLICATION = "kroma.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kroma.context_processors.kroma",
+            ],
+        },
+    },
+]
+
+# SQLite: IMMEDIATE transactions removed lock errors in a measured test; WAL alone made them
+# worse. Never ATOMIC_REQUESTS, never mmap_size (ARCHITECTURE.md).
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+if os.getenv("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "kroma.sqlite3",
+            "OPTIONS": dict(SQLITE_OPTIONS),
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "pipeline:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.getenv("KROMA_TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+WHITENOISE_USE_FINDERS = DEBUG
+MEDIA_ROOT = VAR_DIR / "media"
+
+# Project files live under var/projects/<slug>/ unless the project stores them on S3.
+PROJECTS_ROOT = envpath("KROMA_PROJECTS_ROOT", VAR_DIR / "projects")
+# Uploads above this many pixels are refused before they are decoded.
+MAX_IMAGE_PIXELS = envint("KROMA_MAX_IMAGE_PIXELS", "40000000")
+MAX_UPLOAD_BYTES = envint("KROMA_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# Model weights: KROMA_MODELS_DIR first, then the small defaults committed in weights/.
+MODELS_DIR = envpath("KROMA_MODELS_DIR", VAR_DIR / "models")
+BUNDLED_WEIGHTS_DIR = BASE_DIR / "weights"
+
+# Secrets: Fernet master key(s), comma-separated, newest first (IAT_* names from the spec).
+MASTER_KEY_FILE = envpath("IAT_MASTER_KEY_FILE", VAR_DIR / "master.key")
+
+# One worker on SQLite by default: SQLite before 3.51.3 can corrupt WAL with concurrent writers.
+WORKERS = envint("KROMA_WORKERS", "1")
+Q_CLUSTER = {
+    "name": "kroma",
+    "orm": "default",
+    "workers": WORKERS,
+    # timeout > the longest single step (an anime_6B upscale of a large image);
+    # retry > timeout, or a slow task is delivered twice while it still runs.
+    "timeout": envint("KROMA_TASK_TIMEOUT", "900"),
+    "retry": envint("KROMA_TASK_RETRY", "1200"),
+    "max_attempts": 3,
+    "queue_limit": 4,
+    "bulk": 1,
+    "catch_up": False,
+    "ack_failures": True,
+    "save_limit": 500,
+    "poll": 0.5,
+    "label": "Tasks",
+    "sync": envbool("KROMA_TASKS_SYNC", "0"),
+}
+
+# Served over plain HTTP on loopback by default; production behind TLS sets KROMA_HTTPS=1.
+HTTPS = envbool("KROMA_HTTPS", "0" if (DEBUG or BOUND_TO_LOOPBACK) else "1")
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if not HTTPS:
+    # Plain HTTP on loopback: secure cookies, HSTS and SSL redirect would break the app.
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("KROMA_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

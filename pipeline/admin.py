@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from pipeline import models
+from projects.admin import ReadOnlyAdmin, thumbnail
+
+
+class RunJobInline(admin.TabularInline):
+    model = models.RunJob
+    extra = 0
+    fields = ["index", "scene_key", "status", "step", "attempts", "error"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(models.Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = [
+        "uid",
+        "project",
+        "stage",
+        "mode",
+        "status",
+        "estimated_cost_usd",
+        "actual_cost_usd",
+        "created_at",
+    ]
+    list_filter = ["status", "stage", "mode", "project"]
+    search_fields = ["uid"]
+    list_select_related = ["project"]
+    autocomplete_fields = ["project"]
+    raw_id_fields = ["requested_by"]
+    readonly_fields = [
+        "uid",
+        "manifest_hash",
+        "log_path",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "actual_cost_usd",
+    ]
+    date_hierarchy = "created_at"
+    inlines = [RunJobInline]
+
+
+class RunCandidateInline(admin.TabularInline):
+    model = models.RunCandidate
+    extra = 0
+    fields = ["preview", "index", "rank", "passed", "selected", "archived"]
+    readonly_fields = ["preview", "index", "rank", "passed", "archived"]
+    can_delete = False
+
+    @admin.display(description="Image")
+    def preview(self, obj: models.RunCandidate) -> str:
+        return thumbnail(obj.asset if obj.asset_id else None)
+
+
+@admin.register(models.RunJob)
+class RunJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "project",
+        "scene_key",
+        "status",
+        "step",
+        "attempts",
+        "lease_expires_at",
+    ]
+    list_filter = ["status", "project"]
+    search_fields = ["run__uid", "scene_key"]
+    list_select_related = ["run", "project"]
+    raw_id_fields = ["run", "input_asset"]
+    autocomplete_fields = ["project"]
+    readonly_fields = ["attempts", "locked_by", "lease_expires_at", "started_at", "finished_at"]
+    inlines = [RunCandidateInline]
+
+
+@admin.register(models.RunCandidate)
+class RunCandidateAdmin(admin.ModelAdmin):
+    list_display = ["preview", "__str__", "project", "rank", "passed", "selected", "archived"]
+    list_filter = ["passed", "selected", "archived", "project"]
+    list_select_related = ["job__run", "project", "asset"]
+    raw_id_fields = ["job", "asset"]
+    autocomplete_fields = ["project"]
+    readonly_fields = ["qa_summary", "output_path"]
+
+    @admin.display(description="Image")
+    def preview(self, obj: models.RunCandidate) -> str:
+        return thumbnail(obj.asset)
+
+
+@admin.register(models.QualityReport)
+class QualityReportAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "project",
+        "run",
+        "passed",
+        "hard_failures",
+        "soft_warnings",
+        "created_at",
+    ]
+    list_filter = ["passed", "project"]
+    list_select_related = ["project", "run", "candidate"]
+
+
+@admin.register(models.CostEvent)
+class CostEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "project", "provider", "model", "operation", "usd", "run"]
+    list_filter = ["provider", "model", "operation", "project"]
+    search_fields = ["idempotency_key", "run__uid"]
+    list_select_related = ["project", "run"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(models.WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ["name", "seen_at"]

@@ -1,0 +1,52 @@
+"""Figures for the project dashboard, in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from pipeline.models import CostEvent, QualityReport, Run
+from projects.models import Project
+
+
+@dataclass(frozen=True)
+class ProjectStats:
+    total_runs: int
+    assets: int
+    cost_usd: Decimal
+    qa_reports: int
+    qa_passed: int
+    last_run: Run | None
+
+    @property
+    def qa_pass_rate(self) -> float | None:
+        return None if not self.qa_reports else self.qa_passed / self.qa_reports
+
+
+def project_stats(project: Project) -> ProjectStats:
+    runs = Run.objects.filter(project=project)
+    qa = QualityReport.objects.filter(project=project).aggregate(
+        total=Count("id"), passed=Count("id", filter=Q(passed=True))
+    )
+    cost = CostEvent.objects.filter(project=project).aggregate(total=Sum("usd"))["total"]
+    return ProjectStats(
+        total_runs=runs.count(),
+        assets=project.assets.count(),
+        cost_usd=cost or Decimal(0),
+        qa_reports=qa["total"],
+        qa_passed=qa["passed"],
+        last_run=runs.order_by("-created_at").first(),
+    )
+
+
+def recent_runs(project: Project, limit: int = 10) -> QuerySet[Run]:
+    return (
+        Run.objects.filter(project=project)
+        .annotate(
+            job_count=Count("jobs"),
+            jobs_done=Count("jobs", filter=Q(jobs__status="done")),
+        )
+        .order_by("-created_at")[:limit]
+    )

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django import forms
+
+from projects.models import Project, slug_validator
+from projects.services.projects import slug_from_name
+
+
+class NewProjectForm(forms.Form):
+    name = forms.CharField(max_length=120, strip=True)
+    slug = forms.CharField(
+        max_length=64,
+        required=False,
+        validators=[slug_validator],
+        help_text="Used in paths and URLs; leave empty to derive it from the name.",
+    )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        name = cleaned.get("name")
+        if not name or self.errors:
+            return cleaned
+        slug = cleaned.get("slug") or slug_from_name(str(name))
+        if not slug:
+            self.add_error("name", "The name needs at least one letter or digit.")
+            return cleaned
+        try:
+            slug_validator(slug)
+        except forms.ValidationError as exc:
+            self.add_error("slug" if cleaned.get("slug") else "name", exc)
+            return cleaned
+        if Project.objects.filter(slug=slug).exists():
+            self.add_error(
+                "slug" if cleaned.get("slug") else "name",
+                f"A project with the slug “{slug}” already exists; choose another.",
+            )
+        cleaned["slug"] = slug
+        return cleaned
+
+
+class StoryForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "logline", "setting", "tone", "notes"]
+        widgets = {
+            "setting": forms.Textarea(attrs={"rows": 3}),
+            "notes": forms.Textarea(attrs={"rows": 4}),
+        }

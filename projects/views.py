@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import io
+
+from django.contrib.auth.decorators import login_required
+from django.core.files.base import ContentFile
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+from PIL import Image
+
+from projects.access import get_project_for_user
+from projects.forms import NewProjectForm, StoryForm
+from projects.models import Asset
+from projects.services.projects import create_project, update_story
+from projects.storage import storage_for
+
+THUMB_SIZE = 320
+
+COMING_SOON = {
+    "runs": ("New Run", "Plan a staged run, see its cost estimate, then confirm it."),
+    "copilot": ("Copilot", "Ask for a run in plain words and confirm it with one click."),
+    "export": ("Export", "Package a project's selected outputs with their run logs."),
+    "assets": ("Assets", "Browse every reference, candidate and derived image by kind."),
+    "settings": ("Settings", "Storage policy, provider accounts and encrypted secrets."),
+    "lab": ("Quick Utility Lab", "Remove a background or upscale an image without a project."),
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_project(request: HttpRequest) -> HttpResponse:
+    form = NewProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        project = create_project(
+            owner=request.user, name=form.cleaned_data["name"], slug=form.cleaned_data["slug"]
+        )
+        url = reverse("pipeline:dashboard", args=[project.slug])
+        if request.htmx:
+            return HttpResponseClientRedirect(url)
+        return HttpResponse(status=303, headers={"Location": url})
+    template = "projects/new_project.html#form" if request.htmx else "projects/new_project.html"
+    return render(request, template, {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def universe(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    context = {
+        "project": project,
+        "characters": project.characters.prefetch_related("reference_sets__items__asset"),
+        "style_guides": project.style_guides.prefetch_related("references__asset"),
+        "reference_sets": project.reference_sets.select_related("character").prefetch_related(
+            "items__asset"
+        ),
+    }
+    template = "projects/universe.html#story" if request.htmx else "projects/universe.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_story(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    form = StoryForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        update_story(
+            project=project,
+            actor=request.user,
+            **{name: form.cleaned_data[name] for name in form.changed_data},
+        )
+        return render(request, "projects/universe.html#story", {"project": project})
+    template = "projects/universe.html#story-form" if request.htmx else "projects/story_edit.html"
+    status = 400 if form.errors else 200
+    return render(request, template, {"project": project, "form": form}, status=status)
+
+
+def _asset_for_user(request: HttpRequest, slug: str, asset_id: int) -> Asset:
+    project = get_project_for_user(request.user, slug)
+    return get_object_or_404(Asset.objects.select_related("project"), project=project, pk=asset_id)
+
+
+@login_required
+def asset_file(request: HttpRequest, slug: str, asset_id: int) -> FileResponse:
+    asset = _asset_for_user(request, slug, asset_id)
+    storage = storage_for(asset.project)
+    if not storage.exists(asset.path):
+        raise Http404("The asset's file is missing from storage.")
+    response = FileResponse(storage.open(asset.path, "rb"), content_type=asset.mime)
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    return response
+
+
+@login_required
+def asset_thumb(request: HttpRequest, slug: str, asset_id: int) -> HttpResponse:
+    """A WebP thumbnail, made once and kept beside the assets (thumbs/<sha256>.webp)."""
+    asset = _asset_for_user(request, slug, asset_id)
+    storage = storage_for(asset.project)
+    thumb_path = f"thumbs/{asset.sha256}_{THUMB_SIZE}.webp"
+    if not storage.exists(thumb_path):
+        if not storage.exists(asset.path):
+            raise Http404("The asset's file is missing from storage.")
+        with storage.open(asset.path, "rb") as fh, Image.open(fh) as image:
+            image.thumbnail((THUMB_SIZE, THUMB_SIZE))
+            out = io.BytesIO()
+            image.save(out, "WEBP", quality=82)
+        storage.save(thumb_path, ContentFile(out.getvalue()))
+    response = FileResponse(storage.open(thumb_path, "rb"), content_type="image/webp")
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    return response
+
+
+@login_required
+def coming_soon(request: HttpRequest, feature: str, slug: str | None = None) -> HttpResponse:
+    if feature not in COMING_SOON:
+        raise Http404("No such page.")
+    project = get_project_for_user(request.user, slug) if slug else None
+    title, blurb = COMING_SOON[feature]
+    return render(
+        request,
+        "projects/coming_soon.html",
+        {"project": project, "feature": feature, "title": title, "blurb": blurb},
+    )

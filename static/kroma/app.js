@@ -1,0 +1,28 @@
+// Small behaviours the templates ask for with data- attributes; no inline scripts.
+(function () {
+  "use strict";
+  var slot = document.getElementById("new-project-slot");
+  var initial = slot ? slot.innerHTML : "";
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest("[data-cancel-new-project]");
+    if (cancel && slot) {
+      slot.innerHTML = initial;
+      if (window.htmx) { window.htmx.process(slot); }
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && slot && slot.querySelector("form")) {
+      slot.innerHTML = initial;
+      if (window.htmx) { window.htmx.process(slot); }
+    }
+  });
+  // A failed request should say so instead of doing nothing.
+  document.body.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    if (status >= 500) { window.alert("Kroma hit an error (" + status + "). Nothing was lost; please retry."); }
+  });
+  // Forms answer 400 with their errors inline: let htmx swap them in.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 400) { event.detail.shouldSwap = true; event.detail.isError = false; }
+  });
+})();
