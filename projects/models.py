@@ -150,10 +150,6 @@ class StyleGuide(ProjectOwned):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_status_display()})"
 
-    @property
-    def is_locked(self) -> bool:
-        return self.status == self.Status.LOCKED
-
     def save(self, *args: object, **kwargs: object) -> None:
         from django.utils import timezone
 
@@ -162,6 +158,10 @@ class StyleGuide(ProjectOwned):
         elif not self.is_locked:
             self.locked_at = None
         super().save(*args, **kwargs)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status == self.Status.LOCKED
 
 
 class ReferenceSet(ProjectOwned):

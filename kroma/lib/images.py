@@ -10,6 +10,7 @@ and applies the EXIF orientation.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -44,7 +45,9 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_many_pixels(label, _declared_pixels(str(exc)), max_pixels) from None
+    except UnidentifiedImageError:
         raise ImageRejectedError(
             f"{label} is not an image Kroma can read (PNG, JPEG or WebP expected)."
         ) from None
@@ -62,11 +65,23 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
     if width < 1 or height < 1:
         raise ImageRejectedError(f"{label} has no pixels ({width}x{height}).")
     if width * height > max_pixels:
-        raise ImageRejectedError(
-            f"{label} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
-            f"the limit is {max_pixels / 1e6:.1f} megapixels (KROMA_MAX_IMAGE_PIXELS)."
-        )
+        raise _too_many_pixels(label, width * height, max_pixels, f" ({width}x{height})")
     return image
+
+
+def _declared_pixels(pillow_message: str) -> int | None:
+    match = re.search(r"\((\d+) pixels\)", pillow_message)
+    return int(match.group(1)) if match else None
+
+
+def _too_many_pixels(
+    label: str, pixels: int | None, max_pixels: int, dims: str = ""
+) -> ImageRejectedError:
+    size = f"{pixels / 1e6:.1f} megapixels{dims}" if pixels else "too many pixels"
+    return ImageRejectedError(
+        f"{label} is {size}; the limit is {max_pixels / 1e6:.1f} megapixels "
+        f"(KROMA_MAX_IMAGE_PIXELS). Nothing was stored."
+    )
 
 
 def clean_image(data: bytes, *, name: str = "", max_pixels: int) -> CleanImage:

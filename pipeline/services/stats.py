@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from pipeline.models import CostEvent, QualityReport, Run
 from projects.models import Project
@@ -18,7 +19,7 @@ class ProjectStats:
     cost_usd: Decimal
     qa_reports: int
     qa_passed: int
-    last_run: Run | None
+    last_run_at: datetime | None
 
     @property
     def qa_pass_rate(self) -> float | None:
@@ -26,18 +27,18 @@ class ProjectStats:
 
 
 def project_stats(project: Project) -> ProjectStats:
-    runs = Run.objects.filter(project=project)
+    runs = Run.objects.filter(project=project).aggregate(total=Count("id"), last=Max("created_at"))
     qa = QualityReport.objects.filter(project=project).aggregate(
         total=Count("id"), passed=Count("id", filter=Q(passed=True))
     )
     cost = CostEvent.objects.filter(project=project).aggregate(total=Sum("usd"))["total"]
     return ProjectStats(
-        total_runs=runs.count(),
+        total_runs=runs["total"],
         assets=project.assets.count(),
         cost_usd=cost or Decimal(0),
         qa_reports=qa["total"],
         qa_passed=qa["passed"],
-        last_run=runs.order_by("-created_at").first(),
+        last_run_at=runs["last"],
     )
 
 

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
+from PIL import Image
+
+from projects.models import Project
+from projects.services.projects import create_project
+
+TEST_MASTER_KEY = Fernet.generate_key().decode()
+
+
+def pytest_configure() -> None:
+    # Tests render templates without running collectstatic first.
+    django_settings.STORAGES = {
+        **django_settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # Real hashing costs a second per user; tests are not about password strength.
+    django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path, monkeypatch) -> None:
+    """Each test gets its own project files and master key; nothing touches var/."""
+    settings.PROJECTS_ROOT = tmp_path / "projects"
+    settings.MASTER_KEY_FILE = tmp_path / "master.key"
+    monkeypatch.setenv("IAT_MASTER_KEY", TEST_MASTER_KEY)
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("artist", password="pw-artist-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("stranger", password="pw-stranger-123")
+
+
+@pytest.fixture
+def project(user) -> Project:
+    return create_project(owner=user, name="Noir City", slug="noir_city")
+
+
+@pytest.fixture
+def other_project(other_user) -> Project:
+    return create_project(owner=other_user, name="Secret World", slug="secret_world")
+
+
+@pytest.fixture
+def artist_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def make_png() -> Callable[..., bytes]:
+    def make(width: int = 64, height: int = 48, mode: str = "RGB", fmt: str = "PNG") -> bytes:
+        image = Image.linear_gradient("L").resize((width, height)).convert(mode)
+        out = io.BytesIO()
+        image.save(out, fmt)
+        return out.getvalue()
+
+    return make
