@@ -41,9 +41,12 @@ ensure_venv() {
   "$PY" -m pip install --quiet --upgrade pip
 }
 
-# Reinstall only when pyproject.toml changed (or the extras asked for differ).
+# Reinstall only when pyproject.toml changed; an install with [dev] also covers the plain one.
 ensure_installed() {
-  local extras=$1 stamp="$VENV/.kroma-installed-$1"
+  local extras=$1 stamp="$VENV/.kroma-installed-${1:-base}"
+  if [ -z "$extras" ] && [ -f "$VENV/.kroma-installed-dev" ] && [ "$VENV/.kroma-installed-dev" -nt pyproject.toml ]; then
+    return 0
+  fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     say "Installing Kroma${extras:+ with [$extras]}"
     "$PY" -m pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}"

@@ -1,0 +1,72 @@
+"""The dashboard in a real browser: Debian chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from projects.models import Project
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in this test are
+    # ordinary synchronous ones, made between browser steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 860})
+        yield page
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_create_project_through_the_ui_and_see_it_on_the_dashboard(
+    live_server, browser_page, user, tmp_path
+):
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "artist")
+    page.fill("#id_password", "pw-artist-123")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name="Welcome to Kroma")).to_be_visible()
+
+    # The sidebar's "+ New Project" opens the form in place; a bad slug is refused inline.
+    page.click("text=+ New Project")
+    sidebar_form = page.locator("#new-project-slot form")
+    sidebar_form.locator("input[name=name]").fill("Noir City")
+    sidebar_form.locator("input[name=slug]").fill("Bad Slug!")
+    sidebar_form.locator("button[type=submit]").click()
+    expect(page.locator("#new-project-slot .field-error")).to_contain_text("lowercase letters")
+    assert Project.objects.count() == 0
+
+    page.locator("#new-project-slot input[name=slug]").fill("")
+    page.locator("#new-project-slot button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/projects/noir_city/")
+    expect(page.get_by_role("heading", name="Noir City")).to_be_visible()
+    expect(page.locator(".sidebar .proj-item.active")).to_contain_text("Noir City")
+    expect(page.locator(".stat-card")).to_have_count(4)
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+
+    page.click("text=Universe overview")
+    page.click("#story >> text=Edit")
+    page.fill("#id_logline", "Rain never stops.")
+    page.click("#story >> text=Save")
+    expect(page.locator("#story")).to_contain_text("Rain never stops.")
+    page.screenshot(path=str(tmp_path / "universe.png"), full_page=True)
+    assert Project.objects.get(slug="noir_city").logline == "Rain never stops."
