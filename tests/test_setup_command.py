@@ -40,8 +40,12 @@ def _start(var_dir: Path, port: int, log: Path) -> subprocess.Popen:
     env.pop("DJANGO_SETTINGS_MODULE", None)
     # A session of its own, so the test can see every process the command started.
     return subprocess.Popen(
-        [str(ROOT / "kroma.sh"), "up"], cwd=ROOT, env=env, start_new_session=True,
-        stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        [str(ROOT / "kroma.sh"), "up"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -89,7 +93,9 @@ def test_up_serves_health_runs_a_worker_and_stops_on_sigterm_and_ctrl_c(tmp_path
         # The worker is real: the scheduled heartbeat task runs within a scheduler cycle.
         beat = _wait_for(
             lambda: (_get_json(url) or {}).get("worker", {}).get("heartbeat_age_s") is not None,
-            90, "a worker heartbeat", log,
+            90,
+            "a worker heartbeat",
+            log,
         )
         assert beat
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/projects/demo/") as response:

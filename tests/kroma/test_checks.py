@@ -38,3 +38,32 @@ def test_old_sqlite_with_several_workers_warns(settings):
 def test_single_user_requested_off_loopback_warns(settings):
     settings.SINGLE_USER_REQUESTED, settings.SINGLE_USER = True, False
     assert _ids(checks.check_single_user()) == ["kroma.W004"]
+
+
+def test_deploy_check_is_clean_for_production_settings(tmp_path):
+    import os
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "KROMA_DEBUG": "0",
+        "KROMA_HTTPS": "1",
+        "KROMA_BIND": "0.0.0.0:8788",
+        "KROMA_SECRET_KEY": secrets.token_urlsafe(60),
+        "KROMA_ALLOWED_HOSTS": "kroma.example.com",
+        "KROMA_VAR_DIR": str(tmp_path),
+        "KROMA_MODELS_DIR": str(tmp_path),
+    }
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues (0 silenced)" in result.stdout
