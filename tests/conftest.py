@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -20,6 +21,8 @@ def pytest_configure() -> None:
         **django_settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # whitenoise looks for STATIC_ROOT at start-up; a fresh clone has none until collectstatic.
+    Path(django_settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     # Real hashing costs a second per user; tests are not about password strength.
     django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
