@@ -133,6 +133,8 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "kroma.sqlite3",
             "OPTIONS": dict(SQLITE_OPTIONS),
+            # A file, not shared-cache memory: worker threads in tests need real locking.
+            "TEST": {"NAME": str(VAR_DIR / "test-kroma.sqlite3")},
         }
     }
 
@@ -170,6 +172,9 @@ MAX_UPLOAD_BYTES = envint("KROMA_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Pipeline configuration files (manifest.json, pricing.json, postprocess.json, ...).
+PIPELINE_SETTINGS_DIR = envpath("KROMA_PIPELINE_SETTINGS_DIR", BASE_DIR / "settings")
+
 # Model weights: KROMA_MODELS_DIR first, then the small defaults committed in weights/.
 MODELS_DIR = envpath("KROMA_MODELS_DIR", VAR_DIR / "models")
 BUNDLED_WEIGHTS_DIR = BASE_DIR / "weights"
@@ -197,6 +202,9 @@ Q_CLUSTER = {
     "label": "Tasks",
     "sync": envbool("KROMA_TASKS_SYNC", "0"),
 }
+
+# A job's lease: renewed at every step boundary; after it expires the sweeper requeues the job.
+JOB_LEASE_SECONDS = envint("KROMA_JOB_LEASE_S", "600")
 
 # Served over plain HTTP on loopback by default; production behind TLS sets KROMA_HTTPS=1.
 HTTPS = envbool("KROMA_HTTPS", "0" if (DEBUG or BOUND_TO_LOOPBACK) else "1")

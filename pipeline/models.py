@@ -48,8 +48,11 @@ class Run(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    provider = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=60, blank=True)
     manifest_snapshot = models.JSONField(default=dict, blank=True)
     manifest_hash = models.CharField(max_length=64, blank=True)
+    plan = models.JSONField(default=dict, blank=True, help_text="Inputs and request parameters.")
     candidates_per_job = models.PositiveSmallIntegerField(default=1)
     estimated_cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     actual_cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
@@ -69,6 +72,7 @@ class Run(models.Model):
 
 class RunJob(models.Model):
     class Status(models.TextChoices):
+        PLANNED = "planned", "Planned (dry run)"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
@@ -90,6 +94,7 @@ class RunJob(models.Model):
     locked_by = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True, help_text="Calls, timings, steps.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

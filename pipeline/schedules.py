@@ -6,6 +6,7 @@ from django_q.models import Schedule
 
 SCHEDULES = [
     {"name": "kroma-heartbeat", "func": "pipeline.tasks.heartbeat", "minutes": 1},
+    {"name": "kroma-sweep-leases", "func": "pipeline.tasks.sweep_task", "minutes": 1},
 ]
 
 

@@ -6,7 +6,8 @@ import socket
 
 from django.utils import timezone
 
-from pipeline.models import WorkerHeartbeat
+from pipeline.models import Run, WorkerHeartbeat
+from pipeline.services.execute import execute_run, sweep_expired_leases
 
 
 def heartbeat() -> None:
@@ -14,3 +15,13 @@ def heartbeat() -> None:
     WorkerHeartbeat.objects.update_or_create(
         name=socket.gethostname(), defaults={"seen_at": timezone.now()}
     )
+
+
+def execute_run_task(run_id: int) -> str:
+    if not Run.objects.filter(pk=run_id).exists():
+        return "run gone"
+    return execute_run(run_id).status
+
+
+def sweep_task() -> dict[str, int]:
+    return sweep_expired_leases()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage
 
 from projects.models import Project, ProjectStorage
@@ -32,3 +35,34 @@ def storage_for(project: Project) -> Storage:
             file_overwrite=True,
         )
     return FileSystemStorage(location=local_root(project))
+
+
+def write_file_atomic(project: Project, path: str, data: bytes) -> None:
+    """Write (or replace) a file so that readers see the old or the new bytes, never half."""
+    storage = storage_for(project)
+    if isinstance(storage, FileSystemStorage):
+        full = Path(storage.path(path))
+        full.parent.mkdir(parents=True, exist_ok=True)
+        tmp = full.with_name(f".{full.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, full)
+        return
+    if storage.exists(path):  # an S3 PUT replaces atomically; delete keeps other backends honest
+        storage.delete(path)
+    storage.save(path, ContentFile(data))
+
+
+def read_file(project: Project, path: str) -> bytes:
+    with storage_for(project).open(path, "rb") as fh:
+        return fh.read()
+
+
+def move_file(project: Project, source: str, target: str) -> None:
+    storage = storage_for(project)
+    if isinstance(storage, FileSystemStorage):
+        full_target = Path(storage.path(target))
+        full_target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(storage.path(source), full_target)
+        return
+    write_file_atomic(project, target, read_file(project, source))
+    storage.delete(source)

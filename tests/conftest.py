@@ -70,3 +70,44 @@ def make_png() -> Callable[..., bytes]:
         return out.getvalue()
 
     return make
+
+
+@pytest.fixture
+def fake_openai(monkeypatch):
+    from tests.fake_openai import FakeOpenAI
+
+    server = FakeOpenAI().start()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fake-key-0000")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    yield server
+    server.stop()
+
+
+FAST_RETRIES = {"generation": {"retry_base_s": 0.01, "timeout_s": 5, "concurrency": 1}}
+
+
+@pytest.fixture
+def scene_project(project, make_png):
+    """A project ready to run: three scenes and a style guide with two references."""
+    from projects.models import Asset, StyleGuide, StyleReference
+    from projects.services.assets import store_image
+
+    for i, name in enumerate(["harbor", "alley", "rooftop"]):
+        image = Image.linear_gradient("L").rotate(40 * i).resize((96, 64)).convert("RGB")
+        out = io.BytesIO()
+        image.save(out, "PNG")
+        store_image(
+            project=project, data=out.getvalue(), kind=Asset.Kind.SCENE_REF, name=f"{name}.png"
+        )
+    guide = StyleGuide.objects.create(project=project, slug="ink", name="Ink", rules="Ink lines.")
+    for i in range(2):
+        asset = store_image(
+            project=project,
+            data=make_png(48 + i, 48),
+            kind=Asset.Kind.STYLE_REF,
+            name=f"ink{i}.png",
+        )
+        StyleReference.objects.create(style_guide=guide, asset=asset, position=i)
+    project.manifest_overrides = FAST_RETRIES
+    project.save()
+    return project

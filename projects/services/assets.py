@@ -34,8 +34,13 @@ def store_image(
     The same content stored twice as the same kind returns the existing asset.
     """
     image = clean_image(data, name=name, max_pixels=settings.MAX_IMAGE_PIXELS)
+    extra = {"original_name": name} if name else {}
     return store_clean_image(
-        project=project, image=image, kind=kind, title=title or name, metadata=metadata
+        project=project,
+        image=image,
+        kind=kind,
+        title=title or name,
+        metadata={**extra, **(metadata or {})},
     )
 
 

@@ -1,0 +1,255 @@
+"""Pipeline configuration is data: settings/*.json plus per-project overrides, validated here.
+
+Every error names the file, the JSON path and the reason, e.g.
+`settings/manifest.json: generation.max_candidates: must be 1..6, got 9`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from projects.models import Project
+
+MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2")
+PROVIDERS = ("openai", "local")
+QUALITIES = ("low", "medium", "high", "auto")
+SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")
+STAGES = ("style", "time", "weather", "characters")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; `str()` is the user-facing message."""
+
+    def __init__(self, source: str, path: str, reason: str) -> None:
+        self.source, self.path, self.reason = source, path, reason
+        super().__init__(f"{source}: {path}: {reason}" if path else f"{source}: {reason}")
+
+
+def settings_dir() -> Path:
+    return Path(settings.PIPELINE_SETTINGS_DIR)
+
+
+def read_json_file(path: Path) -> dict[str, Any]:
+    label = _label(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(label, "", "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(label, "", f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(label, "", "must be a JSON object")
+    return data
+
+
+def _label(path: Path) -> str:
+    try:
+        return str(path.relative_to(settings.BASE_DIR))
+    except ValueError:
+        return str(path)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+# --- small typed checks: each returns the value or raises ValueError with the reason ----------
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError(f"must be {lo}..{hi}, got {json.dumps(value)}")
+        return value
+
+    return check
+
+
+def _num(lo: float, hi: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            raise ValueError(f"must be a number in {lo}..{hi}, got {json.dumps(value)}")
+        return float(value)
+
+    return check
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}; got {json.dumps(value)}")
+        return value
+
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {json.dumps(value)}")
+    return value
+
+
+def _str_list(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("must be a list of non-empty strings")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be non-empty text")
+    return value
+
+
+MANIFEST_RULES: dict[str, Callable[[Any], Any]] = {
+    "style_refs": _str_list,
+    "scene_refs": _str_list,
+    "safe_batch_limit": _int(1, 1000),
+    "generation.provider": _choice(PROVIDERS),
+    "generation.model": _choice(MODELS),
+    "generation.max_candidates": _int(1, 6),
+    "generation.candidates": _int(1, 6),
+    "generation.quality": _choice(QUALITIES),
+    "generation.size": _choice(SIZES),
+    "generation.input_fidelity": _choice(("low", "high")),
+    "generation.concurrency": _int(1, 16),
+    "generation.timeout_s": _num(1, 900),
+    "generation.max_retries": _int(0, 10),
+    "generation.retry_base_s": _num(0, 60),
+    "generation.max_input_images": _int(1, 16),
+    "output_guard.enforce_grayscale": _bool,
+    "output_guard.chroma_soft": _int(0, 255),
+    "output_guard.chroma_hard": _int(0, 255),
+    "output_guard.max_soft_fraction": _num(0, 1),
+    "output_guard.max_hard_fraction": _num(0, 1),
+    "output_guard.min_std": _num(0, 128),
+    "policy.allowed_style_roots": _str_list,
+    "variations.time": _text,
+    "variations.weather": _text,
+    **{f"prompts.{stage}": _text for stage in STAGES},
+}
+
+
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(dotted)
+        node = node[part]
+    return node
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest: the defaults merged with a project's overrides."""
+
+    data: dict[str, Any]
+
+    def __getitem__(self, dotted: str) -> Any:
+        return _get(self.data, dotted)
+
+    @property
+    def sha256(self) -> str:
+        canonical = json.dumps(self.data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_manifest(data: dict[str, Any], source: str) -> Manifest:
+    for dotted, check in MANIFEST_RULES.items():
+        try:
+            value = _get(data, dotted)
+        except KeyError:
+            raise ConfigError(source, dotted, "is missing") from None
+        try:
+            check(value)
+        except ValueError as exc:
+            raise ConfigError(source, dotted, str(exc)) from None
+    guard = data["output_guard"]
+    if guard["chroma_soft"] > guard["chroma_hard"]:
+        raise ConfigError(source, "output_guard.chroma_soft", "must not exceed chroma_hard")
+    gen = data["generation"]
+    if gen["candidates"] > gen["max_candidates"]:
+        raise ConfigError(
+            source,
+            "generation.candidates",
+            f"must not exceed max_candidates ({gen['max_candidates']})",
+        )
+    return Manifest(data)
+
+
+def load_manifest(project: Project | None = None) -> Manifest:
+    """settings/manifest.json merged with `project.manifest_overrides`, validated."""
+    path = settings_dir() / "manifest.json"
+    data = read_json_file(path)
+    validate_manifest(data, _label(path))
+    if project is None or not project.manifest_overrides:
+        return Manifest(data)
+    if not isinstance(project.manifest_overrides, dict):
+        raise ConfigError(f"project {project.slug} manifest overrides", "", "must be an object")
+    unknown = set(project.manifest_overrides) - set(data)
+    if unknown:
+        raise ConfigError(
+            f"project {project.slug} manifest overrides",
+            sorted(unknown)[0],
+            f"unknown key; known keys: {', '.join(sorted(data))}",
+        )
+    merged = deep_merge(data, project.manifest_overrides)
+    return validate_manifest(merged, f"project {project.slug} manifest overrides")
+
+
+@dataclass(frozen=True)
+class ModelPrices:
+    model: str
+    per_image: dict[str, dict[str, float]]
+    text_input: float
+    image_input: float
+    image_output: float
+    input_image_tokens: dict[str, int]
+    estimated: bool
+
+
+def load_prices(model: str) -> ModelPrices:
+    path = settings_dir() / "pricing.json"
+    label = _label(path)
+    data = read_json_file(path)
+    models = data.get("models")
+    if not isinstance(models, dict):
+        raise ConfigError(label, "models", "must be an object of model name -> prices")
+    if model not in models:
+        raise ConfigError(label, f"models.{model}", "no prices for this model")
+    entry = models[model]
+    try:
+        tokens = entry["per_million_tokens"]
+        per_image = entry["per_image"]
+        prices = ModelPrices(
+            model=model,
+            per_image={
+                q: {s: _num(0, 100)(p) for s, p in sizes.items()} for q, sizes in per_image.items()
+            },
+            text_input=_num(0, 10_000)(tokens["text_input"]),
+            image_input=_num(0, 10_000)(tokens["image_input"]),
+            image_output=_num(0, 10_000)(tokens["image_output"]),
+            input_image_tokens={
+                k: _int(0, 100_000)(v) for k, v in entry["input_image_tokens"].items()
+            },
+            estimated=bool(entry.get("estimated", False)),
+        )
+    except KeyError as exc:
+        raise ConfigError(label, f"models.{model}.{exc.args[0]}", "is missing") from None
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(label, f"models.{model}", str(exc)) from None
+    return prices

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class InputImage:
+    name: str
+    data: bytes
+    role: str  # "scene", "style" or "character"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    model: str
+    prompt: str
+    images: list[InputImage]
+    candidate_indices: list[int]
+    size: str = "1024x1024"
+    quality: str = "medium"
+    input_fidelity: str = "high"
+    timeout_s: float = 180.0
+    max_retries: int = 4
+    retry_base_s: float = 2.0
+
+    @property
+    def n(self) -> int:
+        return len(self.candidate_indices)
+
+    def describe(self) -> dict[str, Any]:
+        """Request parameters for the run log: never keys, never image bytes."""
+        return {
+            "model": self.model,
+            "n": self.n,
+            "candidate_indices": self.candidate_indices,
+            "size": self.size,
+            "quality": self.quality,
+            "input_fidelity": self.input_fidelity,
+            "images": [{"name": i.name, "role": i.role, "bytes": len(i.data)} for i in self.images],
+            "prompt_chars": len(self.prompt),
+        }
+
+
+@dataclass
+class GenerationResult:
+    images: list[bytes]
+    model: str
+    usage: dict[str, Any] | None = None
+    request_id: str | None = None
+    attempts: int = 1
+    duration_s: float = 0.0
+    events: list[str] = field(default_factory=list)
+
+
+class Provider(Protocol):
+    name: str
+    label: str
+
+    def generate(self, request: GenerationRequest) -> GenerationResult: ...

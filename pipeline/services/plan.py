@@ -1,0 +1,285 @@
+"""plan_run: manifest + project -> jobs, prompts, requests and a cost estimate, every guard applied.
+
+Planning never calls a provider. A dry run is a plan written down (run rows and a run log with
+mode "dry"); a real run is the same plan, confirmed, handed to the workers.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from pipeline.config import STAGES, ConfigError, Manifest, load_manifest, load_prices
+from pipeline.errors import GuardError
+from pipeline.models import Run, RunJob
+from pipeline.services.refs import (
+    InputRef,
+    locked_style_guide,
+    resolve_character_refs,
+    resolve_scenes,
+    resolve_style_refs,
+    stage_input,
+)
+from projects.models import Character, Project, PromptTemplate, StyleGuide
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    index: int
+    scene_key: str
+    input: InputRef
+    prompt: str
+    estimate_usd: Decimal
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: Project
+    stage: str
+    mode: str
+    provider: str
+    model: str
+    candidates: int
+    manifest: Manifest
+    style_refs: list[InputRef]
+    character_refs: list[InputRef]
+    jobs: list[PlannedJob]
+    estimate_usd: Decimal
+    prices_estimated: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def request_params(self) -> dict[str, Any]:
+        gen = self.manifest["generation"]
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "n": self.candidates,
+            "size": gen["size"],
+            "quality": gen["quality"],
+            "input_fidelity": gen["input_fidelity"],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "mode": self.mode,
+            **self.request_params(),
+            "jobs": len(self.jobs),
+            "estimate_usd": str(self.estimate_usd),
+            "prices_estimated": self.prices_estimated,
+            "style_refs": [r.path for r in self.style_refs],
+            "character_refs": [r.path for r in self.character_refs],
+            "warnings": self.warnings,
+        }
+
+
+class _StrictVars(dict):
+    def __missing__(self, key: str) -> str:
+        raise KeyError(key)
+
+
+def render_prompt(template: str, variables: dict[str, str], source: str) -> str:
+    try:
+        return string.Formatter().vformat(template, (), _StrictVars(variables))
+    except KeyError as exc:
+        raise ConfigError(
+            source, "", f"unknown variable {{{exc.args[0]}}}; known: {', '.join(sorted(variables))}"
+        ) from None
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(
+            source, "", f"bad template ({exc}); write literal braces as {{{{ }}}}"
+        ) from None
+
+
+def _prompt_template(project: Project, stage: str, manifest: Manifest) -> tuple[str, str]:
+    row = (
+        PromptTemplate.objects.filter(project=project, stage=stage, is_active=True)
+        .order_by("-updated_at")
+        .first()
+    )
+    if row is not None:
+        return row.template, f"prompt template '{row.name}' ({stage})"
+    return manifest[f"prompts.{stage}"], f"manifest prompts.{stage}"
+
+
+def _estimate(
+    manifest: Manifest, model: str, prompt: str, n_images: int, candidates: int
+) -> Decimal:
+    prices = load_prices(model)
+    gen = manifest["generation"]
+    quality = gen["quality"] if gen["quality"] != "auto" else "high"
+    size = gen["size"] if gen["size"] != "auto" else "1024x1024"
+    per_image = prices.per_image.get(quality, {}).get(size)
+    if per_image is None:
+        raise ConfigError(
+            "settings/pricing.json", f"models.{model}.per_image.{quality}.{size}", "missing"
+        )
+    text_tokens = len(prompt) / 4
+    image_tokens = prices.input_image_tokens.get(gen["input_fidelity"], 0) * n_images
+    usd = (
+        Decimal(str(per_image)) * candidates
+        + Decimal(str(text_tokens * prices.text_input / 1e6))
+        + Decimal(str(image_tokens * prices.image_input / 1e6))
+    )
+    return usd.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def _variables(
+    project: Project,
+    stage: str,
+    manifest: Manifest,
+    variation: str | None,
+    guide: StyleGuide | None,
+) -> dict[str, str]:
+    characters = Character.objects.filter(project=project).order_by("name")
+    return {
+        "project_name": project.name,
+        "logline": project.logline,
+        "setting": project.setting,
+        "tone": project.tone,
+        "style_rules": (guide.rules or guide.description) if guide else "",
+        "variation": variation or manifest.data["variations"].get(stage, ""),
+        "characters": "; ".join(
+            f"{c.name}: {c.continuity_notes or c.description}" for c in characters
+        ),
+        "scene": "",
+    }
+
+
+def plan_run(
+    *,
+    project: Project,
+    stage: str,
+    scenes: list[str] | None = None,
+    candidates: int | None = None,
+    mode: str = "dry",
+    confirm_spend: bool = False,
+    variation: str | None = None,
+    provider: str | None = None,
+    manifest: Manifest | None = None,
+) -> Plan:
+    """Plan a run and apply every guard; raises GuardError or ConfigError with the reason.
+
+    `manifest` replaces the project's current one (a replay uses its log's snapshot).
+    """
+    if stage not in STAGES:
+        raise GuardError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}.")
+    if mode not in ("dry", "run"):
+        raise GuardError(f"Unknown mode {mode!r}; use 'dry' or 'run'.")
+    manifest = manifest or load_manifest(project)
+    gen = manifest["generation"]
+    provider = provider or gen["provider"]
+    if provider not in ("openai", "local"):
+        raise GuardError(f"Unknown provider {provider!r}; use 'openai' or 'local'.")
+    model = gen["model"] if provider == "openai" else "local"
+    n = gen["candidates"] if candidates is None else candidates
+    if not 1 <= n <= gen["max_candidates"]:
+        raise GuardError(
+            f"{n} candidates requested; generation.max_candidates allows "
+            f"1..{gen['max_candidates']}."
+        )
+    warnings: list[str] = []
+    if stage == "characters" and locked_style_guide(project) is None:
+        raise GuardError(
+            "The characters stage needs a locked style: lock the project's style guide first "
+            "(Admin → Style guides → Lock), after the style stage looks right."
+        )
+    style_refs, guide = resolve_style_refs(
+        project, manifest["style_refs"], manifest["policy.allowed_style_roots"]
+    )
+    if not style_refs:
+        raise GuardError(
+            "No style references: add images to a style guide or list style_refs in the manifest."
+        )
+    if guide is not None and not guide.is_locked:
+        warnings.append(f"Style guide '{guide.name}' is not locked yet.")
+    character_refs = resolve_character_refs(project) if stage == "characters" else []
+    scene_refs = resolve_scenes(project, manifest["scene_refs"], scenes)
+    if len(scene_refs) > manifest["safe_batch_limit"]:
+        raise GuardError(
+            f"{len(scene_refs)} scenes exceed safe_batch_limit ({manifest['safe_batch_limit']}): "
+            "choose fewer scenes or raise safe_batch_limit in the project's manifest overrides."
+        )
+    n_images = 1 + len(style_refs) + len(character_refs)
+    if n_images > gen["max_input_images"]:
+        raise GuardError(
+            f"{n_images} input images per request exceed generation.max_input_images "
+            f"({gen['max_input_images']}): use fewer style or character references."
+        )
+    template, source = _prompt_template(project, stage, manifest)
+    variables = _variables(project, stage, manifest, variation, guide)
+    jobs = []
+    for index, scene in enumerate(scene_refs):
+        prompt = render_prompt(template, {**variables, "scene": scene.key}, source)
+        usd = (
+            _estimate(manifest, model, prompt, n_images, n) if provider == "openai" else Decimal(0)
+        )
+        jobs.append(PlannedJob(index, scene.key, stage_input(project, stage, scene), prompt, usd))
+    total = sum((job.estimate_usd for job in jobs), Decimal(0))
+    if mode == "run" and total > 0 and not confirm_spend:
+        raise GuardError(
+            f"This run would cost about ${total:.2f} ({len(jobs)} jobs x {n} candidates, {model}). "
+            "Confirm the spend to run it (--confirm-spend), or do a dry run first."
+        )
+    return Plan(
+        project=project,
+        stage=stage,
+        mode=mode,
+        provider=provider,
+        model=model,
+        candidates=n,
+        manifest=manifest,
+        style_refs=style_refs,
+        character_refs=character_refs,
+        jobs=jobs,
+        estimate_usd=total,
+        prices_estimated=provider == "openai" and load_prices(model).estimated,
+        warnings=warnings,
+    )
+
+
+@transaction.atomic
+def create_run(*, plan: Plan, user: AbstractBaseUser | None) -> Run:
+    """Write the run and its jobs. Dry runs end here, planned; real runs start queued."""
+    run = Run.objects.create(
+        project=plan.project,
+        stage=plan.stage,
+        mode=plan.mode,
+        provider=plan.provider,
+        model=plan.model,
+        status=Run.Status.PLANNED if plan.mode == "dry" else Run.Status.QUEUED,
+        requested_by=user,
+        manifest_snapshot=plan.manifest.data,
+        manifest_hash=plan.manifest.sha256,
+        candidates_per_job=plan.candidates,
+        estimated_cost_usd=plan.estimate_usd,
+        plan=plan_snapshot(plan),
+    )
+    RunJob.objects.bulk_create(
+        RunJob(
+            project=plan.project,
+            run=run,
+            index=job.index,
+            scene_key=job.scene_key,
+            input_asset_id=job.input.asset_id,
+            prompt=job.prompt,
+            status=RunJob.Status.PLANNED if plan.mode == "dry" else RunJob.Status.QUEUED,
+            details={"input": asdict(job.input), "estimate_usd": str(job.estimate_usd)},
+        )
+        for job in plan.jobs
+    )
+    return run
+
+
+def plan_snapshot(plan: Plan) -> dict[str, Any]:
+    return {
+        **plan.summary(),
+        "style_refs": [asdict(r) for r in plan.style_refs],
+        "character_refs": [asdict(r) for r in plan.character_refs],
+        "generation": plan.manifest["generation"],
+    }

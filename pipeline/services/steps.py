@@ -1,0 +1,290 @@
+"""The steps of one job, in order: generate -> qa -> select (post-processing follows in its chain).
+
+Each step is idempotent: outputs live at deterministic paths, so a step that finds its output
+already there does not do the work again, and a candidate is paid for at most once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from pipeline import paths
+from pipeline.errors import PipelineError, ProviderError
+from pipeline.models import QualityReport, Run, RunCandidate, RunJob
+from pipeline.providers import get_provider
+from pipeline.providers.base import GenerationRequest, InputImage
+from pipeline.qa import QAResult, check_image, rank_candidates
+from pipeline.services.costs import record_cost_event, usd_for_call
+from projects.models import Asset, AssetLink, Project, ProjectSecret, ProviderAccount
+from projects.storage import move_file, read_file, storage_for, write_file_atomic
+
+
+@dataclass
+class JobContext:
+    run: Run
+    job: RunJob
+    results: dict[int, QAResult] = field(default_factory=dict)
+
+    @property
+    def project(self) -> Project:
+        return self.run.project
+
+    @property
+    def gen(self) -> dict[str, Any]:
+        return self.run.plan["generation"]
+
+    def note(self, key: str, value: Any) -> None:
+        self.job.details[key] = value
+
+
+# --- generate --------------------------------------------------------------------------------
+
+
+def provider_credentials(run: Run) -> tuple[str | None, str | None]:
+    """API key from the project's secret (else OPENAI_API_KEY); base URL from the account."""
+    secret = ProjectSecret.objects.filter(
+        project=run.project, provider="openai", name="api_key"
+    ).first()
+    key = secret.reveal() if secret else os.environ.get("OPENAI_API_KEY")
+    account = (
+        ProviderAccount.objects.filter(project=run.project, provider="openai", is_enabled=True)
+        .exclude(base_url="")
+        .first()
+    )
+    base_url = account.base_url if account else os.environ.get("OPENAI_BASE_URL")
+    return key, base_url
+
+
+def _input_images(ctx: JobContext) -> list[InputImage]:
+    source = ctx.job.details["input"]
+    images = [
+        InputImage(
+            f"scene-{ctx.job.scene_key}.png", read_file(ctx.project, source["path"]), "scene"
+        )
+    ]
+    for role, key in (("style", "style_refs"), ("character", "character_refs")):
+        for ref in ctx.run.plan.get(key, []):
+            images.append(
+                InputImage(os.path.basename(ref["path"]), read_file(ctx.project, ref["path"]), role)
+            )
+    return images
+
+
+def _answers(ctx: JobContext) -> list[str]:
+    storage = storage_for(ctx.project)
+    directory = paths.job_dir(ctx.run, ctx.job.index)
+    if not storage.exists(directory):
+        return []
+    _, files = storage.listdir(directory)
+    return sorted(f"{directory}/{name}" for name in files if name.startswith("answer_"))
+
+
+def _settle_answer(ctx: JobContext, path: str) -> None:
+    """Extract an answer's images to candidate paths and record its cost; safe to repeat."""
+    answer = json.loads(read_file(ctx.project, path))
+    for index, b64 in zip(
+        answer["candidate_indices"], answer.get("images_b64") or [], strict=False
+    ):
+        target = paths.candidate_path(ctx.run, ctx.job.index, index)
+        if not storage_for(ctx.project).exists(target):
+            write_file_atomic(ctx.project, target, base64.b64decode(b64))
+    if ctx.run.provider != "local":
+        record_cost_event(
+            job=ctx.job,
+            run=ctx.run,
+            key=f"{ctx.run.uid}/{path.rsplit('/', 1)[-1]}/job{ctx.job.index}",
+            provider=ctx.run.provider,
+            model=answer["model"],
+            operation="images.edit",
+            usd=Decimal(answer["usd"]),
+            units=answer["units"],
+        )
+    if answer.get("images_b64"):
+        answer["images_b64"] = None  # the images now live at their candidate paths
+        write_file_atomic(ctx.project, path, json.dumps(answer, indent=1).encode())
+    calls = ctx.job.details.setdefault("provider_calls", [])
+    if not any(c.get("answer") == path for c in calls):
+        calls.append({k: v for k, v in answer.items() if k != "images_b64"} | {"answer": path})
+
+
+def generate(ctx: JobContext) -> None:
+    for path in _answers(ctx):
+        _settle_answer(ctx, path)
+    storage = storage_for(ctx.project)
+    missing = [
+        k
+        for k in range(ctx.run.candidates_per_job)
+        if not storage.exists(paths.candidate_path(ctx.run, ctx.job.index, k))
+        and not storage.exists(paths.archive_path(ctx.run, ctx.job.index, k))
+    ]
+    if not missing:
+        return
+    key, base_url = provider_credentials(ctx.run) if ctx.run.provider == "openai" else (None, None)
+    provider = get_provider(ctx.run.provider, api_key=key, base_url=base_url)
+    request = GenerationRequest(
+        model=ctx.run.model,
+        prompt=ctx.job.prompt,
+        images=_input_images(ctx),
+        candidate_indices=missing,
+        size=ctx.gen["size"],
+        quality=ctx.gen["quality"],
+        input_fidelity=ctx.gen["input_fidelity"],
+        timeout_s=ctx.gen["timeout_s"],
+        max_retries=ctx.gen["max_retries"],
+        retry_base_s=ctx.gen["retry_base_s"],
+    )
+    result = provider.generate(request)
+    usd, units = (
+        usd_for_call(result.model, result.usage, request.n, request.quality, request.size)
+        if ctx.run.provider == "openai"
+        else (Decimal(0), {"images": request.n})
+    )
+    answer = {
+        "provider": provider.name,
+        "model": result.model,
+        "request": request.describe(),
+        "candidate_indices": missing,
+        "request_id": result.request_id,
+        "usage": result.usage,
+        "usd": str(usd),
+        "units": units,
+        "attempts": result.attempts,
+        "retries": result.events,
+        "duration_s": round(result.duration_s, 3),
+        "received_at": timezone.now().isoformat(),
+        "images_b64": [base64.b64encode(data).decode() for data in result.images],
+    }
+    # The answer is on disk before anything else is done with it.
+    path = paths.answer_path(ctx.run, ctx.job.index, len(_answers(ctx)))
+    write_file_atomic(ctx.project, path, json.dumps(answer).encode())
+    _settle_answer(ctx, path)
+
+
+# --- qa -------------------------------------------------------------------------------------
+
+
+def _register_candidate_asset(ctx: JobContext, path: str, data: bytes, image: Image.Image) -> Asset:
+    sha256 = hashlib.sha256(data).hexdigest()
+    asset, _ = Asset.objects.get_or_create(
+        project=ctx.project,
+        kind=Asset.Kind.CANDIDATE,
+        sha256=sha256,
+        defaults={
+            "path": path,
+            "size_bytes": len(data),
+            "width": image.width,
+            "height": image.height,
+            "mime": "image/png",
+            "title": f"{ctx.run.uid} {ctx.job.scene_key} {path[-6:-4]}",
+            "metadata": {"run": ctx.run.uid, "job": ctx.job.index},
+        },
+    )
+    source_id = ctx.job.details["input"].get("asset_id")
+    if source_id and source_id != asset.pk:
+        AssetLink.objects.get_or_create(
+            project=ctx.project,
+            source=asset,
+            target_id=source_id,
+            relation=AssetLink.Relation.DERIVED_FROM,
+            defaults={"metadata": {"run": ctx.run.uid}},
+        )
+    return asset
+
+
+def qa(ctx: JobContext) -> None:
+    guard = ctx.run.manifest_snapshot["output_guard"]
+    for index in range(ctx.run.candidates_per_job):
+        path = paths.candidate_path(ctx.run, ctx.job.index, index)
+        existing = RunCandidate.objects.filter(job=ctx.job, index=index).first()
+        if existing is not None and existing.passed is not None:
+            ctx.results[index] = QAResult(
+                **{k: existing.qa_summary[k] for k in ("metrics", "hard_failures", "soft_warnings")}
+            )
+            continue
+        data = read_file(ctx.project, path)
+        try:
+            image = Image.open(io.BytesIO(data))
+            image.load()
+        except OSError as exc:
+            raise ProviderError(f"candidate {index} is not a readable image ({exc})") from None
+        result = check_image(image, guard)
+        ctx.results[index] = result
+        with transaction.atomic():
+            asset = _register_candidate_asset(ctx, path, data, image)
+            candidate, _ = RunCandidate.objects.update_or_create(
+                job=ctx.job,
+                index=index,
+                defaults={
+                    "project": ctx.project,
+                    "asset": asset,
+                    "output_path": path,
+                    "passed": result.passed,
+                    "qa_summary": result.as_dict(),
+                },
+            )
+            QualityReport.objects.update_or_create(
+                candidate=candidate,
+                defaults={
+                    "project": ctx.project,
+                    "run": ctx.run,
+                    "passed": result.passed,
+                    "hard_failures": len(result.hard_failures),
+                    "soft_warnings": len(result.soft_warnings),
+                    "metrics": result.metrics,
+                },
+            )
+
+
+# --- select ---------------------------------------------------------------------------------
+
+
+def select(ctx: JobContext) -> None:
+    order = rank_candidates(ctx.results)
+    best = order[0]
+    candidates = {
+        c.index: c for c in RunCandidate.objects.filter(job=ctx.job).select_related("asset")
+    }
+    with transaction.atomic():
+        RunCandidate.objects.filter(job=ctx.job).update(selected=False)
+        for rank, index in enumerate(order, start=1):
+            candidate = candidates[index]
+            candidate.rank = rank
+            candidate.selected = index == best and ctx.results[index].passed
+            candidate.save(update_fields=["rank", "selected"])
+    for index, result in ctx.results.items():
+        if not result.passed:
+            _archive(ctx, candidates[index])
+    ctx.note("ranking", order)
+    if not ctx.results[best].passed:
+        reasons = "; ".join(ctx.results[best].hard_failures)
+        raise PipelineError(
+            f"all {len(order)} candidates failed QA (best: {reasons}); they are kept in "
+            f"runs/{ctx.run.uid}/archive/."
+        )
+
+
+def _archive(ctx: JobContext, candidate: RunCandidate) -> None:
+    """Failing outputs are kept, moved to the run's archive/ and flagged; never deleted."""
+    if candidate.archived:
+        return
+    target = paths.archive_path(ctx.run, ctx.job.index, candidate.index)
+    move_file(ctx.project, candidate.output_path, target)
+    with transaction.atomic():
+        candidate.archived, candidate.output_path = True, target
+        candidate.save(update_fields=["archived", "output_path"])
+        if candidate.asset and candidate.asset.path != target:
+            Asset.objects.filter(pk=candidate.asset_id).update(path=target)
+
+
+STEPS = [("generate", generate), ("qa", qa), ("select", select)]

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from django.conf import settings
+
+from pipeline.config import ConfigError, load_manifest, load_prices
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def settings_copy(settings, tmp_path):
+    target = tmp_path / "settings"
+    shutil.copytree(settings.BASE_DIR / "settings", target)
+    settings.PIPELINE_SETTINGS_DIR = target
+    return target
+
+
+def _edit(path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_shipped_manifest_and_prices_are_valid():
+    manifest = load_manifest()
+    assert manifest["generation.model"] == "gpt-image-1"
+    assert manifest["safe_batch_limit"] == 20
+    assert manifest["generation.max_candidates"] == 6
+    for model in ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2"):
+        assert load_prices(model).per_image["medium"]["1024x1024"] > 0
+
+
+def test_project_override_out_of_range_names_the_path(project):
+    project.manifest_overrides = {"generation": {"max_candidates": 9}}
+    with pytest.raises(ConfigError) as excinfo:
+        load_manifest(project)
+    assert str(excinfo.value) == (
+        "project noir_city manifest overrides: generation.max_candidates: must be 1..6, got 9"
+    )
+
+
+def test_project_override_unknown_key_is_refused(project):
+    project.manifest_overrides = {"genration": {}}
+    with pytest.raises(ConfigError, match="genration: unknown key"):
+        load_manifest(project)
+
+
+def test_project_override_merges_deeply(project):
+    project.manifest_overrides = {"generation": {"model": "gpt-image-1-mini"}}
+    manifest = load_manifest(project)
+    assert manifest["generation.model"] == "gpt-image-1-mini"
+    assert manifest["generation.quality"] == "medium"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["generation"].update(model="dall-e-9"), "generation.model: must be one of"),
+        (
+            lambda d: d["output_guard"].update(enforce_grayscale="yes"),
+            "output_guard.enforce_grayscale: must be true or false",
+        ),
+        (lambda d: d.update(safe_batch_limit=0), "safe_batch_limit: must be 1..1000, got 0"),
+        (lambda d: d["prompts"].pop("weather"), "prompts.weather: is missing"),
+        (
+            lambda d: d["policy"].update(allowed_style_roots="assets"),
+            "policy.allowed_style_roots: must be a list",
+        ),
+    ],
+)
+def test_invalid_manifest_file_names_file_path_and_reason(settings_copy, change, message):
+    _edit(settings_copy / "manifest.json", change)
+    with pytest.raises(ConfigError) as excinfo:
+        load_manifest()
+    assert str(excinfo.value).startswith(f"{settings_copy / 'manifest.json'}: ")
+    assert message in str(excinfo.value)
+
+
+def test_malformed_manifest_json_says_where(settings_copy):
+    (settings_copy / "manifest.json").write_text('{"safe_batch_limit": 20,\n  oops}')
+    with pytest.raises(ConfigError, match=r"not valid JSON \(line 2"):
+        load_manifest()
+
+
+def test_pricing_without_the_model_is_an_error(settings_copy):
+    _edit(settings_copy / "pricing.json", lambda d: d["models"].pop("gpt-image-1"))
+    with pytest.raises(ConfigError, match=r"models\.gpt-image-1: no prices for this model"):
+        load_prices("gpt-image-1")
+
+
+def test_settings_dir_default_is_the_repository_settings_folder():
+    assert settings.PIPELINE_SETTINGS_DIR == settings.BASE_DIR / "settings"

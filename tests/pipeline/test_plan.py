@@ -1,0 +1,152 @@
+"""plan_run and its guards: every refusal happens before a provider is called."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+import pytest
+
+from pipeline.config import ConfigError
+from pipeline.errors import GuardError
+from pipeline.models import Run
+from pipeline.services.plan import plan_run
+from pipeline.services.runs import submit_run
+from projects.models import Asset, Character, PromptTemplate, StyleGuide
+
+pytestmark = pytest.mark.django_db
+
+
+def test_plan_style_stage_has_a_job_per_scene_with_prompt_and_estimate(scene_project):
+    plan = plan_run(project=scene_project, stage="style", candidates=3)
+    assert [job.scene_key for job in plan.jobs] == ["harbor", "alley", "rooftop"]
+    assert "Ink lines." in plan.jobs[0].prompt
+    assert len(plan.style_refs) == 2
+    # 3 x $0.042 (medium 1024x1024) + prompt tokens + 3 input images at high fidelity.
+    prompt_tokens = len(plan.jobs[0].prompt) / 4
+    expected = 3 * 0.042 + (prompt_tokens * 5.0 + 3 * 6240 * 10.0) / 1e6
+    assert plan.jobs[0].estimate_usd == Decimal(str(expected)).quantize(Decimal("0.0001"))
+    assert plan.estimate_usd == sum(job.estimate_usd for job in plan.jobs)
+
+
+def test_dry_run_writes_rows_and_a_log_and_calls_no_provider(scene_project, fake_openai, user):
+    run = submit_run(project=scene_project, user=user, stage="style", mode="dry")
+    assert (run.mode, run.status) == ("dry", "planned")
+    assert run.jobs.count() == 3
+    assert run.log_path == f"runs/{run.uid}/run.json"
+    assert fake_openai.calls == []
+
+
+def test_run_without_confirm_spend_is_refused(scene_project, fake_openai, user):
+    with pytest.raises(GuardError, match=r"would cost about \$0\.\d\d .*Confirm the spend"):
+        submit_run(project=scene_project, user=user, stage="style", mode="run")
+    assert Run.objects.count() == 0
+    assert fake_openai.calls == []
+
+
+def test_local_provider_costs_nothing_and_needs_no_confirmation(scene_project, user):
+    plan = plan_run(project=scene_project, stage="style", mode="run", provider="local")
+    assert plan.estimate_usd == 0 and plan.model == "local"
+
+
+def test_too_many_candidates_is_refused(scene_project, fake_openai):
+    with pytest.raises(GuardError, match=r"7 candidates requested; generation\.max_candidates"):
+        plan_run(project=scene_project, stage="style", candidates=7)
+    assert fake_openai.calls == []
+
+
+def test_batch_over_the_safe_limit_is_refused(scene_project, fake_openai):
+    scene_project.manifest_overrides = {"safe_batch_limit": 2}
+    with pytest.raises(GuardError, match=r"3 scenes exceed safe_batch_limit \(2\)"):
+        plan_run(project=scene_project, stage="style")
+    assert fake_openai.calls == []
+
+
+def test_unknown_scene_lists_the_known_ones(scene_project):
+    with pytest.raises(GuardError, match=r"Unknown scene.*nope.*harbor, alley, rooftop"):
+        plan_run(project=scene_project, stage="style", scenes=["nope"])
+
+
+def test_scene_selection_keeps_order_given(scene_project):
+    plan = plan_run(project=scene_project, stage="style", scenes=["rooftop", "harbor"])
+    assert [j.scene_key for j in plan.jobs] == ["rooftop", "harbor"]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("../other/ink.png", "contains '..'"),
+        ("assets/style_ref/../scene_ref/x.png", "contains '..'"),
+        ("/etc/passwd", "is not a relative path"),
+        ("C:/style.png", "is not a relative path"),
+        ("assets/scene_ref/x.png", "outside policy.allowed_style_roots"),
+        ("assets/style_ref/missing.png", "does not exist"),
+    ],
+)
+def test_style_refs_outside_allowed_roots_are_refused(scene_project, fake_openai, path, message):
+    scene_project.manifest_overrides = {"style_refs": [path]}
+    with pytest.raises(GuardError, match=message):
+        plan_run(project=scene_project, stage="style")
+    assert fake_openai.calls == []
+
+
+def test_style_ref_symlink_leading_out_is_refused(scene_project, settings, tmp_path):
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"x")
+    link_dir = settings.PROJECTS_ROOT / scene_project.slug / "assets" / "style_ref"
+    os.symlink(outside, link_dir / "sneaky.png")
+    scene_project.manifest_overrides = {"style_refs": ["assets/style_ref/sneaky.png"]}
+    with pytest.raises(GuardError, match="link that leads outside"):
+        plan_run(project=scene_project, stage="style")
+
+
+def test_explicit_style_ref_inside_allowed_root_is_accepted(scene_project):
+    path = Asset.objects.filter(project=scene_project, kind="style_ref").first().path
+    scene_project.manifest_overrides = {"style_refs": [path]}
+    plan = plan_run(project=scene_project, stage="style")
+    assert [r.path for r in plan.style_refs] == [path]
+
+
+def test_characters_stage_before_style_lock_is_refused(scene_project, fake_openai):
+    with pytest.raises(GuardError, match="needs a locked style"):
+        plan_run(project=scene_project, stage="characters")
+    assert fake_openai.calls == []
+
+
+def test_characters_stage_after_lock_includes_character_names(scene_project):
+    guide = StyleGuide.objects.get(project=scene_project)
+    guide.status = StyleGuide.Status.LOCKED
+    guide.save()
+    Character.objects.create(
+        project=scene_project, slug="mara", name="Mara", continuity_notes="copper hair"
+    )
+    plan = plan_run(project=scene_project, stage="characters")
+    assert "Mara: copper hair" in plan.jobs[0].prompt
+
+
+def test_prompt_template_row_overrides_the_manifest_prompt(scene_project):
+    PromptTemplate.objects.create(
+        project=scene_project, stage="time", name="noir", template="Noir {variation} for {scene}"
+    )
+    plan = plan_run(project=scene_project, stage="time", variation="midnight")
+    assert plan.jobs[1].prompt == "Noir midnight for alley"
+
+
+def test_prompt_template_with_unknown_variable_is_a_clear_error(scene_project):
+    PromptTemplate.objects.create(
+        project=scene_project, stage="time", name="bad", template="At {hour}"
+    )
+    with pytest.raises(
+        ConfigError, match=r"prompt template 'bad' \(time\): unknown variable \{hour\}"
+    ):
+        plan_run(project=scene_project, stage="time")
+
+
+def test_project_without_scenes_says_how_to_add_them(project, make_png):
+    from projects.services.assets import store_image
+
+    guide = StyleGuide.objects.create(project=project, slug="g", name="G")
+    asset = store_image(project=project, data=make_png(), kind="style_ref", name="s.png")
+    guide.references.create(asset=asset)
+    with pytest.raises(GuardError, match="no scenes"):
+        plan_run(project=project, stage="style")

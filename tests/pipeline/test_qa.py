@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from pipeline.config import load_manifest
+from pipeline.qa import QAResult, check_image, measure, rank_candidates
+
+TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "esrgan-inputs"
+
+
+@pytest.fixture
+def guard(db):
+    return {**load_manifest()["output_guard"], "enforce_grayscale": True}
+
+
+def _open(name: str) -> Image.Image:
+    return Image.open(TESTDATA / name)
+
+
+@pytest.mark.parametrize("name", ["wolf_gray.jpg", "00017_gray.png"])
+def test_real_grayscale_images_pass_grayscale_enforcement(guard, name):
+    result = check_image(_open(name), guard)
+    assert result.passed, result.hard_failures
+    assert result.soft_warnings == []
+
+
+@pytest.mark.parametrize("name", ["wolf_gray.jpg", "00017_gray.png"])
+def test_grayscale_image_with_a_few_coloured_specks_fails(guard, name):
+    image = _open(name).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for k in range(8):
+        x, y = 20 + 37 * k, 30 + 11 * k
+        draw.ellipse([x, y, x + 6, y + 6], fill=(200, 40, 160))
+    result = check_image(image, guard)
+    assert not result.passed
+    assert "colour in a grayscale project" in result.hard_failures[0]
+
+
+@pytest.mark.parametrize("name", ["wolf_gray.jpg", "00017_gray.png"])
+@pytest.mark.parametrize("sigma", [3.0, 6.0])
+def test_grayscale_saved_as_colour_jpeg_with_chroma_noise_passes(guard, name, sigma):
+    # A gray picture as a camera or scanner delivers it: independent noise per channel, then a
+    # colour JPEG (4:4:4, so the chroma noise survives compression as small channel spreads).
+    rgb = np.asarray(_open(name).convert("RGB")).astype(np.int16)
+    rgb += np.random.default_rng(1).normal(0, sigma, rgb.shape).astype(np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(
+        buffer, "JPEG", quality=90, subsampling=0
+    )
+    noisy = Image.open(buffer)
+    assert (
+        measure(np.asarray(noisy.convert("RGB")), chroma_soft=16, chroma_hard=40)[
+            "max_channel_spread"
+        ]
+        > 0
+    )
+    assert check_image(noisy, guard).passed
+
+
+def test_colour_photo_fails_grayscale_enforcement(guard):
+    assert not check_image(_open("0014.jpg"), guard).passed
+
+
+def test_colour_photo_passes_when_grayscale_is_not_enforced(guard):
+    assert check_image(_open("0014.jpg"), {**guard, "enforce_grayscale": False}).passed
+
+
+def test_blank_image_is_a_hard_failure(guard):
+    result = check_image(Image.new("RGB", (64, 64), (128, 128, 128)), guard)
+    assert result.hard_failures and "blank image" in result.hard_failures[0]
+
+
+def test_measure_counts_exactly():
+    rgb = np.zeros((10, 10, 3), dtype=np.uint8)
+    rgb[0, 0] = (255, 0, 0)  # spread 255
+    rgb[0, 1] = (30, 10, 10)  # spread 20
+    metrics = measure(rgb, chroma_soft=16, chroma_hard=40)
+    assert metrics["max_channel_spread"] == 255
+    assert metrics["hard_pixels"] == 1
+    assert metrics["soft_fraction"] == 0.02
+    assert metrics["mean_chroma_excess"] == pytest.approx((255 - 16 + 20 - 16) / 100)
+
+
+def _result(hard: int, soft: int, excess: float) -> QAResult:
+    return QAResult(
+        metrics={"mean_chroma_excess": excess},
+        hard_failures=["h"] * hard,
+        soft_warnings=["s"] * soft,
+    )
+
+
+def test_ranking_prefers_fewer_hard_then_soft_then_lower_excess_then_index():
+    results = {
+        0: _result(1, 0, 0.0),
+        1: _result(0, 1, 0.0),
+        2: _result(0, 0, 5.0),
+        3: _result(0, 0, 1.0),
+        4: _result(0, 0, 1.0),
+    }
+    assert rank_candidates(results) == [3, 4, 2, 1, 0]
