@@ -13,6 +13,8 @@ import email.parser
 import email.policy
 import io
 import json
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -167,6 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
         self, call: Call, status: int, body: bytes, headers: dict[str, str] | None = None
     ) -> bool:
         call.answered = status
+        if self._client_gone():
+            return False  # the client went away while we "worked": nothing delivered, no bill
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -180,6 +184,15 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         except (BrokenPipeError, ConnectionResetError):
             return False  # the client went away: nothing was delivered, nothing billed
+
+    def _client_gone(self) -> bool:
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _parse(self, body: bytes) -> tuple[dict[str, str], list[bytes]]:
         content_type = self.headers.get("Content-Type", "")

@@ -82,7 +82,11 @@ class Command(BaseCommand):
             "candidates": opts["candidates"],
             "variation": opts["variation"],
             "provider": opts["provider"],
-            "mode": "run" if opts["confirm_spend"] else "dry",
+            # --inline/--wait ask for a real run; the spend guard still wants --confirm-spend
+            # for anything that costs money (the local provider costs nothing).
+            "mode": "run"
+            if opts["confirm_spend"] or (not opts["dry"] and (opts["inline"] or opts["wait"]))
+            else "dry",
             "confirm_spend": opts["confirm_spend"],
             "manifest": None,
         }
