@@ -8,4 +8,8 @@ app_name = "pipeline"
 urlpatterns = [
     path("", views.home, name="home"),
     path("projects/<slug:slug>/", views.dashboard, name="dashboard"),
+    path("projects/<slug:slug>/runs/new/", views.run_new, name="run_new"),
+    path("projects/<slug:slug>/runs/<slug:uid>/", views.run_detail, name="run_detail"),
+    path("projects/<slug:slug>/runs/<slug:uid>/confirm/", views.run_confirm, name="run_confirm"),
+    path("projects/<slug:slug>/runs/<slug:uid>/cancel/", views.run_cancel, name="run_cancel"),
 ]

@@ -2,8 +2,16 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
+from pipeline.config import ConfigError
+from pipeline.errors import PipelineError
+from pipeline.forms import RunForm
+from pipeline.models import Run, RunCandidate
+from pipeline.services.execute import cancel_run
+from pipeline.services.runs import submit_run
 from pipeline.services.stats import project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
@@ -28,3 +36,101 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     }
     template = "pipeline/dashboard.html#main" if request.htmx else "pipeline/dashboard.html"
     return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def run_new(request: HttpRequest, slug: str) -> HttpResponse:
+    """Plan a run: always a dry run first; the plan page offers the confirmed run."""
+    project = get_project_for_user(request.user, slug)
+    form = RunForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = submit_run(
+                project=project, user=request.user, mode="dry", **_params(form.cleaned_data)
+            )
+        except (PipelineError, ConfigError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("pipeline:run_detail", slug=project.slug, uid=run.uid)
+    status = 400 if form.errors else 200
+    return render(
+        request, "pipeline/run_new.html", {"project": project, "form": form}, status=status
+    )
+
+
+def _params(data: dict) -> dict:
+    return {
+        "stage": data["stage"],
+        "scenes": data["scenes"] or None,
+        "candidates": data["candidates"],
+        "provider": data["provider"],
+        "variation": data["variation"] or None,
+    }
+
+
+def _run_for_user(request: HttpRequest, slug: str, uid: str) -> Run:
+    project = get_project_for_user(request.user, slug)
+    return get_object_or_404(Run.objects.select_related("project"), project=project, uid=uid)
+
+
+def _run_context(run: Run) -> dict:
+    jobs = list(run.jobs.order_by("index"))
+    candidates = RunCandidate.objects.filter(job__run=run).select_related("asset").order_by("index")
+    by_job: dict[int, list[RunCandidate]] = {}
+    for candidate in candidates:
+        by_job.setdefault(candidate.job_id, []).append(candidate)
+    for job in jobs:
+        job.candidate_list = by_job.get(job.pk, [])
+    return {
+        "project": run.project,
+        "run": run,
+        "jobs": jobs,
+        "final": run.status in Run.FINAL_STATUSES or run.mode == Run.Mode.DRY,
+    }
+
+
+@login_required
+def run_detail(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
+    run = _run_for_user(request, slug, uid)
+    context = _run_context(run)
+    if request.htmx:
+        response = render(request, "pipeline/run_detail.html#live", context)
+        if context["final"]:
+            # 286 tells htmx to stop polling; only ever sent in a final state, never while queued.
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "pipeline/run_detail.html", context)
+
+
+@login_required
+@require_POST
+def run_confirm(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
+    """Run a planned (dry) run for real, with the spend confirmed by this click."""
+    dry = _run_for_user(request, slug, uid)
+    plan = dry.plan
+    try:
+        run = submit_run(
+            project=dry.project,
+            user=request.user,
+            mode="run",
+            confirm_spend=True,
+            stage=dry.stage,
+            scenes=plan.get("scenes"),
+            candidates=dry.candidates_per_job,
+            provider=dry.provider,
+            variation=plan.get("variation"),
+        )
+    except (PipelineError, ConfigError) as exc:
+        context = {**_run_context(dry), "confirm_error": str(exc)}
+        return render(request, "pipeline/run_detail.html", context, status=400)
+    return redirect("pipeline:run_detail", slug=dry.project.slug, uid=run.uid)
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
+    run = cancel_run(run=_run_for_user(request, slug, uid))
+    if request.htmx:
+        return render(request, "pipeline/run_detail.html#live", _run_context(run))
+    return redirect("pipeline:run_detail", slug=run.project.slug, uid=run.uid)

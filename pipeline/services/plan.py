@@ -51,6 +51,7 @@ class Plan:
     jobs: list[PlannedJob]
     estimate_usd: Decimal
     prices_estimated: bool
+    variation: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     def request_params(self) -> dict[str, Any]:
@@ -74,6 +75,8 @@ class Plan:
             "prices_estimated": self.prices_estimated,
             "style_refs": [r.path for r in self.style_refs],
             "character_refs": [r.path for r in self.character_refs],
+            "variation": self.variation,
+            "scenes": [job.scene_key for job in self.jobs],
             "warnings": self.warnings,
         }
 
@@ -239,6 +242,7 @@ def plan_run(
         jobs=jobs,
         estimate_usd=total,
         prices_estimated=provider == "openai" and load_prices(model).estimated,
+        variation=variation,
         warnings=warnings,
     )
 

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django_q.models import OrmQ
+
+from pipeline.models import Run
+from pipeline.services.runs import submit_run
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_new_run_page_lists_stages_and_scenes(artist_client, scene_project):
+    body = artist_client.get(reverse("pipeline:run_new", args=["noir_city"])).content.decode()
+    assert "Style lock" in body and "harbor" in body and "rooftop" in body
+
+
+def test_new_run_plans_a_dry_run_and_redirects_to_it(artist_client, scene_project, fake_openai):
+    response = artist_client.post(
+        reverse("pipeline:run_new", args=["noir_city"]),
+        {"stage": "style", "scenes": ["alley"], "candidates": 2, "provider": "openai"},
+    )
+    run = Run.objects.get()
+    assert response.status_code == 302
+    assert response.headers["Location"] == reverse(
+        "pipeline:run_detail", args=["noir_city", run.uid]
+    )
+    assert (run.mode, run.candidates_per_job) == ("dry", 2)
+    assert list(run.jobs.values_list("scene_key", flat=True)) == ["alley"]
+    page = artist_client.get(response.headers["Location"]).content.decode()
+    assert "This is a plan." in page and "Run it — spend about $" in page
+    assert fake_openai.calls == []
+
+
+def test_new_run_refusal_is_shown_on_the_form(artist_client, scene_project):
+    response = artist_client.post(
+        reverse("pipeline:run_new", args=["noir_city"]),
+        {"stage": "characters", "candidates": 2, "provider": "openai"},
+    )
+    assert response.status_code == 400
+    assert "needs a locked style" in response.content.decode()
+    assert Run.objects.count() == 0
+
+
+def test_new_run_validates_candidates(artist_client, scene_project):
+    response = artist_client.post(
+        reverse("pipeline:run_new", args=["noir_city"]),
+        {"stage": "style", "candidates": 9, "provider": "openai"},
+    )
+    assert response.status_code == 400
+    assert "less than or equal to 6" in response.content.decode()
+
+
+def test_confirm_turns_the_plan_into_a_queued_run(
+    artist_client, scene_project, user, django_capture_on_commit_callbacks
+):
+    dry = submit_run(
+        project=scene_project,
+        user=user,
+        stage="style",
+        candidates=2,
+        scenes=["harbor"],
+        provider="local",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = artist_client.post(reverse("pipeline:run_confirm", args=["noir_city", dry.uid]))
+    run = Run.objects.exclude(pk=dry.pk).get()
+    assert response.headers["Location"] == reverse(
+        "pipeline:run_detail", args=["noir_city", run.uid]
+    )
+    assert (run.mode, run.status, run.provider) == ("run", "queued", "local")
+    assert list(run.jobs.values_list("scene_key", flat=True)) == ["harbor"]
+    assert OrmQ.objects.count() == 1  # handed to the workers
+
+
+def test_run_detail_partial_polls_until_final_then_answers_286(artist_client, scene_project, user):
+    run = submit_run(
+        project=scene_project,
+        user=user,
+        stage="style",
+        provider="local",
+        mode="run",
+        dispatch="none",
+    )
+    url = reverse("pipeline:run_detail", args=["noir_city", run.uid])
+    live = artist_client.get(url, **HX)
+    assert live.status_code == 200
+    assert 'hx-trigger="every 2s"' in live.content.decode()
+    assert live.content.decode().lstrip().startswith('<div id="run-live"')
+    canceled = artist_client.post(reverse("pipeline:run_cancel", args=["noir_city", run.uid]), **HX)
+    assert "canceled" in canceled.content.decode()
+    final = artist_client.get(url, **HX)
+    assert final.status_code == 286
+    assert "hx-trigger" not in final.content.decode()
+
+
+def test_run_pages_of_another_users_project_are_404(artist_client, other_project, other_user):
+    run = Run.objects.create(project=other_project, stage="style")
+    for name in ("run_detail",):
+        assert (
+            artist_client.get(
+                reverse(f"pipeline:{name}", args=[other_project.slug, run.uid])
+            ).status_code
+            == 404
+        )
+    for name in ("run_confirm", "run_cancel"):
+        assert (
+            artist_client.post(
+                reverse(f"pipeline:{name}", args=[other_project.slug, run.uid])
+            ).status_code
+            == 404
+        )
+    # Nor through one's own project slug.
+    assert (
+        artist_client.get(reverse("pipeline:run_new", args=[other_project.slug])).status_code == 404
+    )
+    run.refresh_from_db()
+    assert run.status == "planned"
