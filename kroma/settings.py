@@ -190,8 +190,8 @@ Q_CLUSTER = {
     "workers": WORKERS,
     # timeout > the longest single step (an anime_6B upscale of a large image);
     # retry > timeout, or a slow task is delivered twice while it still runs.
-    "timeout": envint("KROMA_TASK_TIMEOUT", "900"),
-    "retry": envint("KROMA_TASK_RETRY", "1200"),
+    "timeout": envint("KROMA_TASK_TIMEOUT", "1800"),
+    "retry": envint("KROMA_TASK_RETRY", "2400"),
     "max_attempts": 3,
     "queue_limit": 4,
     "bulk": 1,

@@ -144,6 +144,13 @@ MANIFEST_RULES: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def worst_job_seconds(gen: dict[str, Any]) -> float:
+    """Longest one job can take: every attempt timing out, every backoff at its cap, plus QA."""
+    attempts = gen["max_retries"] + 1
+    backoff = sum(min(60.0, gen["retry_base_s"] * 2**k) for k in range(gen["max_retries"]))
+    return gen["timeout_s"] * attempts + backoff + 60.0
+
+
 def _get(data: dict[str, Any], dotted: str) -> Any:
     node: Any = data
     for part in dotted.split("."):
@@ -182,6 +189,15 @@ def validate_manifest(data: dict[str, Any], source: str) -> Manifest:
     if guard["chroma_soft"] > guard["chroma_hard"]:
         raise ConfigError(source, "output_guard.chroma_soft", "must not exceed chroma_hard")
     gen = data["generation"]
+    task_timeout = settings.Q_CLUSTER["timeout"]
+    if worst_job_seconds(gen) * 2 > task_timeout:
+        raise ConfigError(
+            source,
+            "generation.timeout_s",
+            f"{gen['timeout_s']:g}s x {gen['max_retries'] + 1} attempts plus backoff can take "
+            f"{worst_job_seconds(gen):.0f}s, more than half the worker's task timeout "
+            f"({task_timeout}s, KROMA_TASK_TIMEOUT): lower timeout_s or max_retries",
+        )
     if gen["candidates"] > gen["max_candidates"]:
         raise ConfigError(
             source,

@@ -57,6 +57,9 @@ class Run(models.Model):
     estimated_cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     actual_cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     log_path = models.CharField(max_length=500, blank=True)
+    confirmed_as = models.CharField(
+        max_length=40, blank=True, help_text="For a dry run: the uid of the run it became."
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -21,8 +21,9 @@ def candidate_path(run: Run, job_index: int, candidate: int) -> str:
     return f"{job_dir(run, job_index)}/c{candidate}.png"
 
 
-def answer_path(run: Run, job_index: int, sequence: int) -> str:
-    return f"{job_dir(run, job_index)}/answer_{sequence:02d}.json"
+def answer_path(run: Run, job_index: int, name: str) -> str:
+    """One file per provider call; the name is unique so two workers can never overwrite."""
+    return f"{job_dir(run, job_index)}/answer_{name}.json"
 
 
 def archive_path(run: Run, job_index: int, candidate: int) -> str:

@@ -8,6 +8,8 @@ candidate index, cost event key), which also backfills logs from before the data
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -15,11 +17,12 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
+from PIL import Image
 
 from pipeline import paths
 from pipeline.models import CostEvent, QualityReport, Run, RunCandidate, RunJob
 from projects.models import Asset, Project
-from projects.storage import write_file_atomic
+from projects.storage import read_file, storage_for, write_file_atomic
 
 SCHEMA = "kroma.runlog/1"
 
@@ -209,13 +212,7 @@ def _ingest_job(run: Run, project: Project, entry: dict[str, Any]) -> RunJob:
         },
     )
     for c in entry.get("candidates", []):
-        asset = (
-            Asset.objects.filter(
-                project=project, sha256=c["sha256"], kind=Asset.Kind.CANDIDATE
-            ).first()
-            if c.get("sha256")
-            else None
-        )
+        asset = _candidate_asset(project, c)
         candidate, _ = RunCandidate.objects.get_or_create(
             job=job,
             index=c["index"],
@@ -244,3 +241,25 @@ def _ingest_job(run: Run, project: Project, entry: dict[str, Any]) -> RunJob:
                 },
             )
     return job
+
+
+def _candidate_asset(project: Project, entry: dict[str, Any]) -> Asset | None:
+    """The candidate's asset row; recreated from its file when only the log and file remain."""
+    path = entry.get("path") or ""
+    asset = Asset.objects.filter(project=project, kind=Asset.Kind.CANDIDATE, path=path).first()
+    if asset is not None or not path or not storage_for(project).exists(path):
+        return asset
+    data = read_file(project, path)
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    return Asset.objects.create(
+        project=project,
+        kind=Asset.Kind.CANDIDATE,
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        width=width,
+        height=height,
+        mime="image/png",
+        title=f"ingested {path}",
+    )

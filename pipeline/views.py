@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from pipeline.config import ConfigError
+from pipeline.config import ConfigError, validate_manifest
 from pipeline.errors import PipelineError
 from pipeline.forms import RunForm
 from pipeline.models import Run, RunCandidate
@@ -16,6 +16,8 @@ from pipeline.services.stats import project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
 from projects.models import Project
+
+CLAIMING = "…"  # a plan being turned into a run right now
 
 
 @login_required
@@ -106,9 +108,20 @@ def run_detail(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
 @login_required
 @require_POST
 def run_confirm(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
-    """Run a planned (dry) run for real, with the spend confirmed by this click."""
+    """Run a planned (dry) run for real, with the spend confirmed by this click.
+
+    A plan becomes at most one run: a second click (or a resubmitted form) finds the plan
+    already claimed and shows the run it became. The run uses the plan's manifest snapshot and
+    is refused if it would now cost more than the estimate the user confirmed.
+    """
     dry = _run_for_user(request, slug, uid)
-    plan = dry.plan
+    if dry.mode != Run.Mode.DRY:
+        return redirect("pipeline:run_detail", slug=dry.project.slug, uid=dry.uid)
+    claimed = Run.objects.filter(pk=dry.pk, confirmed_as="").update(confirmed_as=CLAIMING)
+    if not claimed:
+        dry.refresh_from_db()
+        target = dry.confirmed_as if dry.confirmed_as != CLAIMING else dry.uid
+        return redirect("pipeline:run_detail", slug=dry.project.slug, uid=target)
     try:
         run = submit_run(
             project=dry.project,
@@ -116,14 +129,19 @@ def run_confirm(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
             mode="run",
             confirm_spend=True,
             stage=dry.stage,
-            scenes=plan.get("scenes"),
+            scenes=dry.plan.get("scenes"),
             candidates=dry.candidates_per_job,
             provider=dry.provider,
-            variation=plan.get("variation"),
+            variation=dry.plan.get("variation"),
+            manifest=validate_manifest(dry.manifest_snapshot, f"plan {dry.uid}"),
+            max_estimate_usd=dry.estimated_cost_usd,
         )
     except (PipelineError, ConfigError) as exc:
+        Run.objects.filter(pk=dry.pk, confirmed_as=CLAIMING).update(confirmed_as="")
+        dry.refresh_from_db()
         context = {**_run_context(dry), "confirm_error": str(exc)}
         return render(request, "pipeline/run_detail.html", context, status=400)
+    Run.objects.filter(pk=dry.pk).update(confirmed_as=run.uid)
     return redirect("pipeline:run_detail", slug=dry.project.slug, uid=run.uid)
 
 

@@ -218,9 +218,18 @@ class Asset(ProjectOwned):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            # References and uploads are stored once per content; run outputs are one row per
+            # output (two candidates may have the same bytes, and each is archived on its own).
             models.UniqueConstraint(
-                fields=["project", "kind", "sha256"], name="asset_unique_content_per_kind"
-            )
+                fields=["project", "kind", "sha256"],
+                condition=~Q(kind__in=["candidate", "selected", "derived"]),
+                name="asset_unique_content_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "path"],
+                condition=Q(kind__in=["candidate", "selected", "derived"]),
+                name="asset_output_path_once",
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "-created_at"], name="asset_project_recent"),

@@ -39,6 +39,7 @@ class FakeOpenAI:
     latency_s: float = 0.0
     colour_specks_for: set[int] = field(default_factory=set)  # candidate positions to taint
     with_usage: bool = True
+    withheld: int = 0  # answer with this many fewer images than asked (moderation)
 
     def __post_init__(self) -> None:
         self.calls: list[Call] = []
@@ -146,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if kind == "malformed":
             return self._send(call, 200, b'{"created": 1, "data": [{"b64_json": "iVBOR')
-        n = int(call.fields.get("n", "1"))
+        n = max(1, int(call.fields.get("n", "1")) - fake.withheld)
         images = fake.make_images(
             call.images[0] if call.images else None, n, call.fields.get("size", "1024x1024")
         )

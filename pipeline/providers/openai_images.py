@@ -100,10 +100,9 @@ class OpenAIProvider:
                 f"OpenAI answered with a response Kroma cannot read ({type(exc).__name__}); "
                 "nothing was saved. Run the job again; if it persists, check OPENAI_BASE_URL.",
             ) from None
-        if len(images) != request.n:
-            raise ProviderError(
-                f"OpenAI returned {len(images)} images for n={request.n}.", retryable=False
-            )
+        if not images:
+            raise ProviderError("OpenAI answered without any image.")
+        # Fewer than n (some withheld by moderation) are still paid for: keep them.
         usage = response.usage.model_dump() if getattr(response, "usage", None) else None
         return GenerationResult(
             images=images,

@@ -9,6 +9,7 @@ expired leases to the queue (or fails them after max_attempts). django-q2 only d
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -25,6 +26,7 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from pipeline.config import worst_job_seconds
 from pipeline.errors import JobCanceled, LeaseLost, PipelineError
 from pipeline.models import CostEvent, Run, RunJob
 from pipeline.runlog import write_run_log
@@ -102,9 +104,12 @@ def keep_lease(job: RunJob, worker: str) -> Iterator[None]:
     def renew() -> None:
         try:
             while not stop.wait(lease_seconds() / 3):
-                RunJob.objects.filter(pk=job.pk, locked_by=worker).update(
-                    lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds())
-                )
+                try:
+                    RunJob.objects.filter(pk=job.pk, locked_by=worker).update(
+                        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds())
+                    )
+                except Exception:  # a busy database must not end the renewals
+                    log.exception("job %s: lease renewal failed; retrying", job.pk)
         finally:
             connection.close()
 
@@ -176,8 +181,13 @@ def _work(run_id: int, deadline: float) -> int:
     return done
 
 
-def execute_run(run_id: int) -> Run:
-    """Process a queued run with `generation.concurrency` jobs in flight, then finalise it."""
+def execute_run(run_id: int, *, inline: bool = False) -> Run:
+    """Process a queued run with `generation.concurrency` jobs in flight, then finalise it.
+
+    In a worker, it stops claiming new jobs while a whole job still fits in django-q2's task
+    timeout and continues in a fresh task, so a long run is never killed in the middle of a
+    (billed) provider call. Inline (a batch command) it works until the run is done.
+    """
     run = Run.objects.select_related("project").get(pk=run_id)
     if run.mode != Run.Mode.RUN or run.status in Run.FINAL_STATUSES:
         return run
@@ -186,9 +196,8 @@ def execute_run(run_id: int) -> Run:
     )
     pending = run.jobs.filter(status__in=[RunJob.Status.QUEUED, RunJob.Status.RUNNING]).count()
     slots = max(1, min(run.plan["generation"]["concurrency"], pending))
-    # Stop claiming new jobs at half the task timeout and continue in a fresh task, so a long
-    # run is never killed mid-step by django-q2's timeout.
-    deadline = time.monotonic() + settings.Q_CLUSTER["timeout"] / 2
+    budget = settings.Q_CLUSTER["timeout"] - worst_job_seconds(run.plan["generation"])
+    deadline = math.inf if inline else time.monotonic() + max(budget, 0)
     if slots == 1:
         _work(run.pk, deadline)
     else:
@@ -241,6 +250,13 @@ def sweep_expired_leases() -> dict[str, int]:
     """Requeue jobs whose worker died (lease expired); fail those out of attempts."""
     now = timezone.now()
     expired = RunJob.objects.filter(status=RunJob.Status.RUNNING, lease_expires_at__lt=now)
+    expired.filter(run__status=Run.Status.CANCELED).update(
+        status=RunJob.Status.CANCELED,
+        locked_by="",
+        lease_expires_at=None,
+        finished_at=now,
+        error="canceled",
+    )
     failed = expired.filter(attempts__gte=F("max_attempts")).update(
         status=RunJob.Status.FAILED,
         locked_by="",
@@ -252,9 +268,9 @@ def sweep_expired_leases() -> dict[str, int]:
     requeued = expired.update(status=RunJob.Status.QUEUED, locked_by="", lease_expires_at=None)
     for run in Run.objects.filter(pk__in=requeued_runs).exclude(status__in=Run.FINAL_STATUSES):
         enqueue_run(run)
-    stuck = Run.objects.filter(status=Run.Status.RUNNING).exclude(
-        jobs__status__in=[RunJob.Status.QUEUED, RunJob.Status.RUNNING]
-    )
+    stuck = Run.objects.filter(
+        mode=Run.Mode.RUN, status__in=[Run.Status.RUNNING, Run.Status.CANCELED], finished_at=None
+    ).exclude(jobs__status__in=[RunJob.Status.QUEUED, RunJob.Status.RUNNING])
     for run in stuck:
         finalize_run(run.pk)
     return {"requeued": requeued, "failed": failed, "finalized": len(stuck)}

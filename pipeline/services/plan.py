@@ -81,22 +81,19 @@ class Plan:
         }
 
 
-class _StrictVars(dict):
-    def __missing__(self, key: str) -> str:
-        raise KeyError(key)
-
-
 def render_prompt(template: str, variables: dict[str, str], source: str) -> str:
+    """Fill a prompt template; only plain {name} fields of known variables are allowed."""
+    known = ", ".join(sorted(variables))
     try:
-        return string.Formatter().vformat(template, (), _StrictVars(variables))
-    except KeyError as exc:
-        raise ConfigError(
-            source, "", f"unknown variable {{{exc.args[0]}}}; known: {', '.join(sorted(variables))}"
-        ) from None
-    except (ValueError, IndexError) as exc:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
         raise ConfigError(
             source, "", f"bad template ({exc}); write literal braces as {{{{ }}}}"
         ) from None
+    for name in fields:
+        if name not in variables:
+            raise ConfigError(source, "", f"unknown variable {{{name}}}; known: {known}")
+    return template.format_map(variables)
 
 
 def _prompt_template(project: Project, stage: str, manifest: Manifest) -> tuple[str, str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.auth.models import AbstractBaseUser
 
 from pipeline.config import Manifest
+from pipeline.errors import GuardError
 from pipeline.models import Run
 from pipeline.runlog import write_run_log
 from pipeline.services.execute import enqueue_run, execute_run
@@ -24,12 +27,16 @@ def submit_run(
     variation: str | None = None,
     provider: str | None = None,
     manifest: Manifest | None = None,
+    max_estimate_usd: Decimal | None = None,
     dispatch: str = "worker",
 ) -> Run:
     """Plan (all guards), record and either stop (dry) or hand the run to the workers.
 
     Raises GuardError or ConfigError, with the reason for the user, before anything is written.
-    `inline=True` processes the run in this process instead of a worker (batch commands).
+    `manifest` replaces the project's (a replay or a confirmed plan uses its snapshot);
+    `max_estimate_usd` refuses a run that now costs more than the user saw.
+    `dispatch`: "worker" queues it for django-q2, "inline" processes it here before returning,
+    "none" leaves a queued run to the caller (a command that shows progress while it works).
     """
     plan = plan_run(
         project=project,
@@ -40,7 +47,13 @@ def submit_run(
         confirm_spend=confirm_spend,
         variation=variation,
         provider=provider,
+        manifest=manifest,
     )
+    if max_estimate_usd is not None and plan.estimate_usd > max_estimate_usd:
+        raise GuardError(
+            f"This run now costs about ${plan.estimate_usd:.2f}, more than the "
+            f"${max_estimate_usd:.2f} you confirmed (prices or templates changed): plan it again."
+        )
     run = create_run(plan=plan, user=user)
     AuditEvent.objects.create(
         project=project,
@@ -52,7 +65,7 @@ def submit_run(
     if mode == "dry":
         write_run_log(run)
     elif dispatch == "inline":
-        run = execute_run(run.pk)
+        run = execute_run(run.pk, inline=True)
     elif dispatch == "worker":
         enqueue_run(run)
     return run

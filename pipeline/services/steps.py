@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from kroma.lib.crypto import SecretKeyError
 from pipeline import paths
 from pipeline.errors import PipelineError, ProviderError
 from pipeline.models import QualityReport, Run, RunCandidate, RunJob
@@ -52,18 +54,31 @@ class JobContext:
 
 
 def provider_credentials(run: Run) -> tuple[str | None, str | None]:
-    """API key from the project's secret (else OPENAI_API_KEY); base URL from the account."""
+    """The project's key with its account's base URL, or the server's key with its URL.
+
+    The server's OPENAI_API_KEY is never sent to a base URL that a project configured, so
+    whoever edits a project's provider account cannot collect the operator's key.
+    """
     secret = ProjectSecret.objects.filter(
         project=run.project, provider="openai", name="api_key"
     ).first()
-    key = secret.reveal() if secret else os.environ.get("OPENAI_API_KEY")
     account = (
         ProviderAccount.objects.filter(project=run.project, provider="openai", is_enabled=True)
         .exclude(base_url="")
         .first()
     )
-    base_url = account.base_url if account else os.environ.get("OPENAI_BASE_URL")
-    return key, base_url
+    if secret is not None:
+        try:
+            key = secret.reveal()
+        except SecretKeyError as exc:
+            raise ProviderError(f"The project's OpenAI key cannot be decrypted: {exc}") from None
+        return key, account.base_url if account else os.environ.get("OPENAI_BASE_URL")
+    if account is not None:
+        raise ProviderError(
+            f"The project's OpenAI account points at {account.base_url} but the project has no "
+            "secret openai/api_key: add the key for that endpoint as a project secret."
+        )
+    return os.environ.get("OPENAI_API_KEY"), os.environ.get("OPENAI_BASE_URL")
 
 
 def _input_images(ctx: JobContext) -> list[InputImage]:
@@ -93,18 +108,31 @@ def _answers(ctx: JobContext) -> list[str]:
 def _settle_answer(ctx: JobContext, path: str) -> None:
     """Extract an answer's images to candidate paths and record its cost; safe to repeat."""
     answer = json.loads(read_file(ctx.project, path))
+    storage = storage_for(ctx.project)
     for index, b64 in zip(
         answer["candidate_indices"], answer.get("images_b64") or [], strict=False
     ):
         target = paths.candidate_path(ctx.run, ctx.job.index, index)
-        if not storage_for(ctx.project).exists(target):
+        if not storage.exists(target) and not storage.exists(
+            paths.archive_path(ctx.run, ctx.job.index, index)
+        ):
             write_file_atomic(ctx.project, target, base64.b64decode(b64))
-    if ctx.run.provider != "local":
+    if "usd" not in answer:
+        request = answer["request"]
+        n = len(answer.get("images_b64") or answer["candidate_indices"])
+        if answer["provider"] == "local":
+            usd, units = Decimal(0), {"images": n}
+        else:
+            usd, units = usd_for_call(
+                answer["model"], answer["usage"], n, request["quality"], request["size"]
+            )
+        answer["usd"], answer["units"] = str(usd), units
+    if answer["provider"] != "local":
         record_cost_event(
             job=ctx.job,
             run=ctx.run,
-            key=f"{ctx.run.uid}/{path.rsplit('/', 1)[-1]}/job{ctx.job.index}",
-            provider=ctx.run.provider,
+            key=f"{ctx.run.uid}/job{ctx.job.index}/{path.rsplit('/', 1)[-1]}",
+            provider=answer["provider"],
             model=answer["model"],
             operation="images.edit",
             usd=Decimal(answer["usd"]),
@@ -118,16 +146,21 @@ def _settle_answer(ctx: JobContext, path: str) -> None:
         calls.append({k: v for k, v in answer.items() if k != "images_b64"} | {"answer": path})
 
 
-def generate(ctx: JobContext) -> None:
-    for path in _answers(ctx):
-        _settle_answer(ctx, path)
+def _missing_candidates(ctx: JobContext) -> list[int]:
     storage = storage_for(ctx.project)
-    missing = [
+    return [
         k
         for k in range(ctx.run.candidates_per_job)
         if not storage.exists(paths.candidate_path(ctx.run, ctx.job.index, k))
         and not storage.exists(paths.archive_path(ctx.run, ctx.job.index, k))
     ]
+
+
+def generate(ctx: JobContext) -> None:
+    """Ask the provider for the candidates that do not exist yet; save its answer first."""
+    for path in _answers(ctx):
+        _settle_answer(ctx, path)
+    missing = _missing_candidates(ctx)
     if not missing:
         return
     key, base_url = provider_credentials(ctx.run) if ctx.run.provider == "openai" else (None, None)
@@ -145,43 +178,43 @@ def generate(ctx: JobContext) -> None:
         retry_base_s=ctx.gen["retry_base_s"],
     )
     result = provider.generate(request)
-    usd, units = (
-        usd_for_call(result.model, result.usage, request.n, request.quality, request.size)
-        if ctx.run.provider == "openai"
-        else (Decimal(0), {"images": request.n})
-    )
     answer = {
         "provider": provider.name,
         "model": result.model,
         "request": request.describe(),
-        "candidate_indices": missing,
+        "candidate_indices": missing[: len(result.images)],
         "request_id": result.request_id,
         "usage": result.usage,
-        "usd": str(usd),
-        "units": units,
         "attempts": result.attempts,
         "retries": result.events,
         "duration_s": round(result.duration_s, 3),
         "received_at": timezone.now().isoformat(),
         "images_b64": [base64.b64encode(data).decode() for data in result.images],
     }
-    # The answer is on disk before anything else is done with it.
-    path = paths.answer_path(ctx.run, ctx.job.index, len(_answers(ctx)))
+    # The answer is on disk before anything else is done with it (pricing included).
+    path = paths.answer_path(
+        ctx.run, ctx.job.index, f"{ctx.job.attempts:02d}_{uuid.uuid4().hex[:8]}"
+    )
     write_file_atomic(ctx.project, path, json.dumps(answer).encode())
     _settle_answer(ctx, path)
+    still_missing = _missing_candidates(ctx)
+    if still_missing:
+        raise ProviderError(
+            f"the provider returned {len(result.images)} of {len(missing)} images; those are kept "
+            f"and paid once. Run the scene again to generate the other {len(still_missing)}."
+        )
 
 
 # --- qa -------------------------------------------------------------------------------------
 
 
 def _register_candidate_asset(ctx: JobContext, path: str, data: bytes, image: Image.Image) -> Asset:
-    sha256 = hashlib.sha256(data).hexdigest()
     asset, _ = Asset.objects.get_or_create(
         project=ctx.project,
         kind=Asset.Kind.CANDIDATE,
-        sha256=sha256,
+        path=path,
         defaults={
-            "path": path,
+            "sha256": hashlib.sha256(data).hexdigest(),
             "size_bytes": len(data),
             "width": image.width,
             "height": image.height,
@@ -279,11 +312,14 @@ def _archive(ctx: JobContext, candidate: RunCandidate) -> None:
     if candidate.archived:
         return
     target = paths.archive_path(ctx.run, ctx.job.index, candidate.index)
-    move_file(ctx.project, candidate.output_path, target)
+    storage = storage_for(ctx.project)
+    if storage.exists(candidate.output_path) or not storage.exists(target):
+        move_file(ctx.project, candidate.output_path, target)
+    # else: moved before a crash; only the row was not updated yet
     with transaction.atomic():
         candidate.archived, candidate.output_path = True, target
         candidate.save(update_fields=["archived", "output_path"])
-        if candidate.asset and candidate.asset.path != target:
+        if candidate.asset_id:
             Asset.objects.filter(pk=candidate.asset_id).update(path=target)
 
 

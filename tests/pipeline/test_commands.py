@@ -103,6 +103,8 @@ def test_kroma_run_replay_plans_the_same_run_again_dry(scene_project, fake_opena
     )
     original = Run.objects.get()
     log = settings.PROJECTS_ROOT / "noir_city" / original.log_path
+    scene_project.manifest_overrides = {"generation": {"quality": "high"}}  # edited since
+    scene_project.save()
     out = _call("kroma_run", "--replay", str(log))
     replay = Run.objects.exclude(pk=original.pk).get()
     assert "Nothing was spent." in out

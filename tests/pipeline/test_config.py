@@ -94,3 +94,9 @@ def test_pricing_without_the_model_is_an_error(settings_copy):
 
 def test_settings_dir_default_is_the_repository_settings_folder():
     assert settings.PIPELINE_SETTINGS_DIR == settings.BASE_DIR / "settings"
+
+
+def test_timeouts_that_cannot_fit_a_worker_task_are_refused(project):
+    project.manifest_overrides = {"generation": {"timeout_s": 600, "max_retries": 5}}
+    with pytest.raises(ConfigError, match="more than half the worker's task timeout"):
+        load_manifest(project)

@@ -242,3 +242,75 @@ def test_local_provider_runs_a_whole_stage_offline(scene_project, user):
     assert CostEvent.objects.count() == 0
     first, second = RunCandidate.objects.filter(job__run=run, job__index=0).order_by("index")
     assert first.asset.sha256 != second.asset.sha256  # candidates really differ
+
+
+def test_fewer_images_than_asked_are_kept_and_only_the_rest_asked_again(
+    scene_project, fake_openai, user
+):
+    fake_openai.withheld = 1
+    run = _run(scene_project, user, scenes=["harbor"], candidates=2)
+    job = run.jobs.get()
+    assert job.status == "failed"
+    assert "returned 1 of 2 images" in job.error
+    assert CostEvent.objects.count() == 1
+    fake_openai.withheld = 0
+    RunJob.objects.filter(pk=job.pk).update(status="queued", error="")
+    Run.objects.filter(pk=run.pk).update(status="queued", finished_at=None)
+    execute_run(run.pk)
+    assert fake_openai.calls[-1].fields["n"] == "1"  # only the missing candidate
+    assert Run.objects.get(pk=run.pk).status == "done"
+    assert fake_openai.paid_images == 2
+
+
+def test_identical_outputs_of_two_runs_stay_separate_assets(scene_project, user):
+    first = _run(
+        scene_project, user, provider="local", confirm_spend=False, candidates=1, scenes=["harbor"]
+    )
+    second = _run(
+        scene_project, user, provider="local", confirm_spend=False, candidates=1, scenes=["harbor"]
+    )
+    a = RunCandidate.objects.get(job__run=first).asset
+    b = RunCandidate.objects.get(job__run=second).asset
+    assert a.sha256 == b.sha256 and a.pk != b.pk
+    assert a.path.startswith(f"runs/{first.uid}/") and b.path.startswith(f"runs/{second.uid}/")
+
+
+def test_sweeper_cancels_expired_jobs_of_a_canceled_run(scene_project, user):
+    from django.utils import timezone
+
+    from pipeline.services.execute import sweep_expired_leases
+
+    run = submit_run(
+        project=scene_project,
+        user=user,
+        stage="style",
+        provider="local",
+        mode="run",
+        dispatch="none",
+    )
+    RunJob.objects.filter(run=run, index=0).update(
+        status="running",
+        locked_by="dead",
+        attempts=1,
+        lease_expires_at=timezone.now() - timezone.timedelta(seconds=5),
+    )
+    cancel_run(run=run)
+    assert Run.objects.get(pk=run.pk).finished_at is None  # a job was still leased
+    sweep_expired_leases()
+    run.refresh_from_db()
+    assert set(run.jobs.values_list("status", flat=True)) == {"canceled"}
+    assert run.status == "canceled" and run.finished_at is not None
+
+
+def test_server_key_is_never_sent_to_a_project_configured_endpoint(
+    scene_project, fake_openai, user
+):
+    from projects.models import ProviderAccount
+
+    ProviderAccount.objects.create(
+        project=scene_project, provider="openai", base_url=fake_openai.base_url
+    )
+    run = _run(scene_project, user, scenes=["harbor"], candidates=1)
+    assert run.status == "failed"
+    assert "has no secret openai/api_key" in run.jobs.get().error
+    assert fake_openai.calls == []

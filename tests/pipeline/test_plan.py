@@ -150,3 +150,11 @@ def test_project_without_scenes_says_how_to_add_them(project, make_png):
     guide.references.create(asset=asset)
     with pytest.raises(GuardError, match="no scenes"):
         plan_run(project=project, stage="style")
+
+
+def test_prompt_template_attribute_lookup_is_refused_clearly(scene_project):
+    PromptTemplate.objects.create(
+        project=scene_project, stage="time", name="attr", template="At {scene.upper}"
+    )
+    with pytest.raises(ConfigError, match=r"unknown variable \{scene\.upper\}"):
+        plan_run(project=scene_project, stage="time")

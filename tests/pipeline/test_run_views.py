@@ -117,3 +117,33 @@ def test_run_pages_of_another_users_project_are_404(artist_client, other_project
     )
     run.refresh_from_db()
     assert run.status == "planned"
+
+
+def test_confirming_a_plan_twice_makes_one_run(
+    artist_client, scene_project, user, django_capture_on_commit_callbacks
+):
+    dry = submit_run(
+        project=scene_project, user=user, stage="style", provider="local", candidates=1
+    )
+    url = reverse("pipeline:run_confirm", args=["noir_city", dry.uid])
+    with django_capture_on_commit_callbacks(execute=True):
+        first = artist_client.post(url)
+        second = artist_client.post(url)
+    assert Run.objects.filter(mode="run").count() == 1
+    assert first.headers["Location"] == second.headers["Location"]
+    dry.refresh_from_db()
+    assert dry.confirmed_as == Run.objects.get(mode="run").uid
+    page = artist_client.get(reverse("pipeline:run_detail", args=["noir_city", dry.uid]))
+    assert "This plan was confirmed." in page.content.decode()
+
+
+def test_confirm_uses_the_plans_manifest_not_a_later_edit(artist_client, scene_project, user):
+    dry = submit_run(
+        project=scene_project, user=user, stage="style", provider="local", candidates=1
+    )
+    scene_project.manifest_overrides = {"generation": {"quality": "high"}}
+    scene_project.save()
+    artist_client.post(reverse("pipeline:run_confirm", args=["noir_city", dry.uid]))
+    run = Run.objects.get(mode="run")
+    assert run.manifest_hash == dry.manifest_hash
+    assert run.manifest_snapshot["generation"]["quality"] == "medium"

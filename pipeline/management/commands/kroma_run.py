@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from pipeline.config import STAGES, ConfigError, validate_manifest
 from pipeline.errors import PipelineError
@@ -57,9 +58,21 @@ class Command(BaseCommand):
             )
             return
         if opts["inline"]:
-            worker = threading.Thread(target=execute_run, args=(run.pk,), daemon=True)
+            errors: list[BaseException] = []
+
+            def work() -> None:
+                try:
+                    execute_run(run.pk, inline=True)
+                except BaseException as exc:  # reported below, after the progress bar
+                    errors.append(exc)
+                finally:
+                    connection.close()
+
+            worker = threading.Thread(target=work, daemon=True)
             worker.start()
             self._progress(run, until=lambda: not worker.is_alive())
+            if errors:
+                raise CommandError(f"Run {run.uid} stopped with an error: {errors[0]!r}")
         else:
             enqueue_run(run)
             if not opts["wait"]:
@@ -72,7 +85,7 @@ class Command(BaseCommand):
             )
         run.refresh_from_db()
         self._print_summary(run)
-        if run.status in FAILED_EXIT:
+        if run.status not in Run.FINAL_STATUSES or run.status in FAILED_EXIT:
             raise CommandError(f"Run {run.uid} ended {run.status}.")
 
     def _options(self, opts: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +137,11 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such run log") from None
         except json.JSONDecodeError as exc:
             raise CommandError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        if not isinstance(data, dict) or "run" not in data or "jobs" not in data:
-            raise CommandError(f"{path}: not a Kroma run log (no 'run' and 'jobs')")
+        missing = [
+            k for k in ("run", "jobs", "manifest") if not isinstance(data, dict) or k not in data
+        ]
+        if missing:
+            raise CommandError(f"{path}: not a Kroma run log (missing {', '.join(missing)})")
         return data
 
     def _print_plan(self, run: Run) -> None:

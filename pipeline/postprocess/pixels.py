@@ -1,0 +1,153 @@
+"""Decoding and encoding images for post-processing, keeping mode family and bit depth.
+
+Post-processing works on float32 arrays in 0..1, HxWxC with C = 1 (gray), 2 (gray+alpha),
+3 (RGB) or 4 (RGBA). 8-bit images go through Pillow (ICC profile kept); 16-bit PNGs through
+OpenCV, because Pillow reduces 16-bit RGB(A) to 8 bits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+
+from pipeline.errors import PipelineError
+
+
+class ImageInputError(PipelineError):
+    """The input is not an image post-processing can read; the message says why."""
+
+
+@dataclass
+class Pixels:
+    array: np.ndarray  # float32, HxWxC, 0..1
+    bit_depth: int = 8
+    icc_profile: bytes | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def channels(self) -> int:
+        return self.array.shape[2]
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.channels in (2, 4)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.array.shape[1], self.array.shape[0]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _png_bit_depth(data: bytes) -> int | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return data[24]
+    return None
+
+
+def _check_size(width: int, height: int, name: str) -> None:
+    if width < 2 or height < 2:
+        raise ImageInputError(f"{name} is {width}x{height}; images need at least 2x2 pixels.")
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise ImageInputError(
+            f"{name} is {width}x{height} = {width * height / 1e6:.1f} megapixels; the limit is "
+            f"{settings.MAX_IMAGE_PIXELS / 1e6:.1f} (KROMA_MAX_IMAGE_PIXELS)."
+        )
+
+
+def decode(data: bytes, name: str = "the image") -> Pixels:
+    """Bytes -> Pixels, refusing non-images, truncated files and oversized images clearly."""
+    if not data:
+        raise ImageInputError(f"{name} is empty.")
+    if _png_bit_depth(data) == 16:
+        return _decode_16bit(data, name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            _check_size(*image.size, name)
+            image.load()
+    except ImageInputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageInputError(f"{name} is not an image Kroma can read.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageInputError(f"{name} is damaged or truncated ({exc}).") from None
+    icc = image.info.get("icc_profile")
+    if image.mode in ("I;16", "I;16B", "I"):
+        array = np.asarray(image, dtype=np.float32)[..., None] / 65535.0
+        return Pixels(np.clip(array, 0, 1), 16, icc)
+    target = {"1": "L", "L": "L", "LA": "LA", "P": "RGBA", "PA": "RGBA", "RGB": "RGB"}.get(
+        image.mode, "RGBA" if "A" in image.getbands() else "RGB"
+    )
+    if image.mode == "P" and "transparency" not in image.info:
+        target = "RGB"
+    array = np.asarray(image.convert(target), dtype=np.float32) / 255.0
+    if array.ndim == 2:
+        array = array[..., None]
+    return Pixels(array, 8, icc)
+
+
+def _decode_16bit(data: bytes, name: str) -> Pixels:
+    import cv2
+
+    width, height = struct.unpack(">II", data[16:24])
+    _check_size(width, height, name)
+    raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise ImageInputError(f"{name} is a damaged or truncated 16-bit PNG.")
+    if raw.ndim == 2:
+        raw = raw[..., None]
+    elif raw.shape[2] == 3:
+        raw = raw[..., ::-1]  # OpenCV is BGR
+    elif raw.shape[2] == 4:
+        raw = raw[..., [2, 1, 0, 3]]
+    scale = 65535.0 if raw.dtype == np.uint16 else 255.0
+    depth = 16 if raw.dtype == np.uint16 else 8
+    return Pixels(np.ascontiguousarray(raw, dtype=np.float32) / scale, depth)
+
+
+def encode(pixels: Pixels) -> bytes:
+    """Pixels -> PNG bytes in the same mode family and bit depth."""
+    array = np.clip(pixels.array, 0.0, 1.0)
+    if pixels.bit_depth == 16 and pixels.channels != 1:
+        import cv2
+
+        raw = np.rint(array * 65535.0).astype(np.uint16)
+        if raw.shape[2] == 3:
+            raw = raw[..., ::-1]
+        elif raw.shape[2] == 4:
+            raw = raw[..., [2, 1, 0, 3]]
+        elif raw.shape[2] == 2:
+            raw = raw[..., [0, 0, 0, 1]]
+        ok, buffer = cv2.imencode(".png", np.ascontiguousarray(raw))
+        assert ok
+        return buffer.tobytes()
+    if pixels.bit_depth == 16:
+        image = Image.fromarray(np.rint(array[..., 0] * 65535.0).astype(np.uint16), "I;16")
+    else:
+        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pixels.channels]
+        raw8 = np.rint(array * 255.0).astype(np.uint8)
+        image = Image.fromarray(raw8[..., 0] if mode == "L" else raw8, mode)
+    out = io.BytesIO()
+    extra = {"icc_profile": pixels.icc_profile} if pixels.icc_profile else {}
+    image.save(out, "PNG", **extra)
+    return out.getvalue()
+
+
+def resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Lanczos resize of a float HxWxC array, channel by channel (Pillow 'F' mode)."""
+    channels = [
+        np.asarray(Image.fromarray(array[..., c], "F").resize(size, Image.Resampling.LANCZOS))
+        for c in range(array.shape[2])
+    ]
+    return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
