@@ -216,14 +216,15 @@ def load_manifest(project: Project | None = None) -> Manifest:
         return Manifest(data)
     if not isinstance(project.manifest_overrides, dict):
         raise ConfigError(f"project {project.slug} manifest overrides", "", "must be an object")
-    unknown = set(project.manifest_overrides) - set(data)
+    overrides = {k: v for k, v in project.manifest_overrides.items() if k != "postprocess"}
+    unknown = set(overrides) - set(data)
     if unknown:
         raise ConfigError(
             f"project {project.slug} manifest overrides",
             sorted(unknown)[0],
             f"unknown key; known keys: {', '.join(sorted(data))}",
         )
-    merged = deep_merge(data, project.manifest_overrides)
+    merged = deep_merge(data, overrides)
     return validate_manifest(merged, f"project {project.slug} manifest overrides")
 
 

@@ -83,7 +83,11 @@ def fake_openai(monkeypatch):
     server.stop()
 
 
-FAST_RETRIES = {"generation": {"retry_base_s": 0.01, "timeout_s": 5, "concurrency": 1}}
+NO_POSTPROCESS = {step: {"enabled": False} for step in ("bg_remove", "refine", "upscale", "color")}
+FAST_RETRIES = {
+    "generation": {"retry_base_s": 0.01, "timeout_s": 5, "concurrency": 1},
+    "postprocess": NO_POSTPROCESS,
+}
 
 
 @pytest.fixture

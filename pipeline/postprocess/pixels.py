@@ -1,8 +1,9 @@
 """Decoding and encoding images for post-processing, keeping mode family and bit depth.
 
-Post-processing works on float32 arrays in 0..1, HxWxC with C = 1 (gray), 2 (gray+alpha),
-3 (RGB) or 4 (RGBA). 8-bit images go through Pillow (ICC profile kept); 16-bit PNGs through
-OpenCV, because Pillow reduces 16-bit RGB(A) to 8 bits.
+Images travel between steps as integer arrays in their own depth (uint8 or uint16), HxWxC with
+C = 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA); a step converts to float where it must.
+8-bit images go through Pillow (ICC profile kept); 16-bit PNGs through OpenCV, because Pillow
+reduces 16-bit RGB(A) to 8 bits.
 """
 
 from __future__ import annotations
@@ -26,10 +27,25 @@ class ImageInputError(PipelineError):
 
 @dataclass
 class Pixels:
-    array: np.ndarray  # float32, HxWxC, 0..1
-    bit_depth: int = 8
+    array: np.ndarray  # uint8 or uint16, HxWxC
     icc_profile: bytes | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def bit_depth(self) -> int:
+        return 16 if self.array.dtype == np.uint16 else 8
+
+    @property
+    def max_value(self) -> float:
+        return 65535.0 if self.bit_depth == 16 else 255.0
+
+    def to_float(self) -> np.ndarray:
+        return self.array.astype(np.float32) / np.float32(self.max_value)
+
+    def with_float(self, array: np.ndarray) -> Pixels:
+        """New Pixels of the same depth from a float array in 0..1."""
+        scaled = np.rint(np.clip(array, 0.0, 1.0) * self.max_value)
+        return Pixels(scaled.astype(self.array.dtype), self.icc_profile, dict(self.extra))
 
     @property
     def channels(self) -> int:
@@ -84,17 +100,17 @@ def decode(data: bytes, name: str = "the image") -> Pixels:
         raise ImageInputError(f"{name} is damaged or truncated ({exc}).") from None
     icc = image.info.get("icc_profile")
     if image.mode in ("I;16", "I;16B", "I"):
-        array = np.asarray(image, dtype=np.float32)[..., None] / 65535.0
-        return Pixels(np.clip(array, 0, 1), 16, icc)
+        array = np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
+        return Pixels(array[..., None], icc)
     target = {"1": "L", "L": "L", "LA": "LA", "P": "RGBA", "PA": "RGBA", "RGB": "RGB"}.get(
         image.mode, "RGBA" if "A" in image.getbands() else "RGB"
     )
     if image.mode == "P" and "transparency" not in image.info:
         target = "RGB"
-    array = np.asarray(image.convert(target), dtype=np.float32) / 255.0
+    array = np.asarray(image.convert(target), dtype=np.uint8)
     if array.ndim == 2:
         array = array[..., None]
-    return Pixels(array, 8, icc)
+    return Pixels(np.ascontiguousarray(array), icc)
 
 
 def _decode_16bit(data: bytes, name: str) -> Pixels:
@@ -111,18 +127,16 @@ def _decode_16bit(data: bytes, name: str) -> Pixels:
         raw = raw[..., ::-1]  # OpenCV is BGR
     elif raw.shape[2] == 4:
         raw = raw[..., [2, 1, 0, 3]]
-    scale = 65535.0 if raw.dtype == np.uint16 else 255.0
-    depth = 16 if raw.dtype == np.uint16 else 8
-    return Pixels(np.ascontiguousarray(raw, dtype=np.float32) / scale, depth)
+    return Pixels(np.ascontiguousarray(raw))
 
 
 def encode(pixels: Pixels) -> bytes:
     """Pixels -> PNG bytes in the same mode family and bit depth."""
-    array = np.clip(pixels.array, 0.0, 1.0)
+    array = pixels.array
     if pixels.bit_depth == 16 and pixels.channels != 1:
         import cv2
 
-        raw = np.rint(array * 65535.0).astype(np.uint16)
+        raw = array
         if raw.shape[2] == 3:
             raw = raw[..., ::-1]
         elif raw.shape[2] == 4:
@@ -133,11 +147,10 @@ def encode(pixels: Pixels) -> bytes:
         assert ok
         return buffer.tobytes()
     if pixels.bit_depth == 16:
-        image = Image.fromarray(np.rint(array[..., 0] * 65535.0).astype(np.uint16), "I;16")
+        image = Image.fromarray(np.ascontiguousarray(array[..., 0]), "I;16")
     else:
         mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pixels.channels]
-        raw8 = np.rint(array * 255.0).astype(np.uint8)
-        image = Image.fromarray(raw8[..., 0] if mode == "L" else raw8, mode)
+        image = Image.fromarray(array[..., 0] if mode == "L" else array, mode)
     out = io.BytesIO()
     extra = {"icc_profile": pixels.icc_profile} if pixels.icc_profile else {}
     image.save(out, "PNG", **extra)

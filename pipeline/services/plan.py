@@ -17,6 +17,8 @@ from django.db import transaction
 from pipeline.config import STAGES, ConfigError, Manifest, load_manifest, load_prices
 from pipeline.errors import GuardError
 from pipeline.models import Run, RunJob
+from pipeline.postprocess.chain import estimate_paid_steps
+from pipeline.postprocess.config import load_postprocess
 from pipeline.services.refs import (
     InputRef,
     locked_style_guide,
@@ -52,6 +54,7 @@ class Plan:
     estimate_usd: Decimal
     prices_estimated: bool
     variation: str | None = None
+    postprocess: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def request_params(self) -> dict[str, Any]:
@@ -213,12 +216,14 @@ def plan_run(
         )
     template, source = _prompt_template(project, stage, manifest)
     variables = _variables(project, stage, manifest, variation, guide)
+    postprocess = load_postprocess(project)
+    paid_steps = estimate_paid_steps(postprocess)
     jobs = []
     for index, scene in enumerate(scene_refs):
         prompt = render_prompt(template, {**variables, "scene": scene.key}, source)
         usd = (
             _estimate(manifest, model, prompt, n_images, n) if provider == "openai" else Decimal(0)
-        )
+        ) + paid_steps
         jobs.append(PlannedJob(index, scene.key, stage_input(project, stage, scene), prompt, usd))
     total = sum((job.estimate_usd for job in jobs), Decimal(0))
     if mode == "run" and total > 0 and not confirm_spend:
@@ -240,6 +245,7 @@ def plan_run(
         estimate_usd=total,
         prices_estimated=provider == "openai" and load_prices(model).estimated,
         variation=variation,
+        postprocess=postprocess,
         warnings=warnings,
     )
 
@@ -280,6 +286,7 @@ def create_run(*, plan: Plan, user: AbstractBaseUser | None) -> Run:
 def plan_snapshot(plan: Plan) -> dict[str, Any]:
     return {
         **plan.summary(),
+        "postprocess": plan.postprocess,
         "style_refs": [asdict(r) for r in plan.style_refs],
         "character_refs": [asdict(r) for r in plan.character_refs],
         "generation": plan.manifest["generation"],

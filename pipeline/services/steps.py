@@ -20,15 +20,18 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from kroma.lib.crypto import SecretKeyError
 from pipeline import paths
 from pipeline.errors import PipelineError, ProviderError
 from pipeline.models import QualityReport, Run, RunCandidate, RunJob
+from pipeline.postprocess.base import ChainContext
+from pipeline.postprocess.chain import STEP_NAMES, run_chain
+from pipeline.postprocess.outputs import ProjectOutputs
 from pipeline.providers import get_provider
 from pipeline.providers.base import GenerationRequest, InputImage
 from pipeline.qa import QAResult, check_image, rank_candidates
 from pipeline.services.costs import record_cost_event, usd_for_call
-from projects.models import Asset, AssetLink, Project, ProjectSecret, ProviderAccount
+from pipeline.services.credentials import credentials
+from projects.models import Asset, AssetLink, Project
 from projects.storage import move_file, read_file, storage_for, write_file_atomic
 
 
@@ -51,34 +54,6 @@ class JobContext:
 
 
 # --- generate --------------------------------------------------------------------------------
-
-
-def provider_credentials(run: Run) -> tuple[str | None, str | None]:
-    """The project's key with its account's base URL, or the server's key with its URL.
-
-    The server's OPENAI_API_KEY is never sent to a base URL that a project configured, so
-    whoever edits a project's provider account cannot collect the operator's key.
-    """
-    secret = ProjectSecret.objects.filter(
-        project=run.project, provider="openai", name="api_key"
-    ).first()
-    account = (
-        ProviderAccount.objects.filter(project=run.project, provider="openai", is_enabled=True)
-        .exclude(base_url="")
-        .first()
-    )
-    if secret is not None:
-        try:
-            key = secret.reveal()
-        except SecretKeyError as exc:
-            raise ProviderError(f"The project's OpenAI key cannot be decrypted: {exc}") from None
-        return key, account.base_url if account else os.environ.get("OPENAI_BASE_URL")
-    if account is not None:
-        raise ProviderError(
-            f"The project's OpenAI account points at {account.base_url} but the project has no "
-            "secret openai/api_key: add the key for that endpoint as a project secret."
-        )
-    return os.environ.get("OPENAI_API_KEY"), os.environ.get("OPENAI_BASE_URL")
 
 
 def _input_images(ctx: JobContext) -> list[InputImage]:
@@ -163,7 +138,9 @@ def generate(ctx: JobContext) -> None:
     missing = _missing_candidates(ctx)
     if not missing:
         return
-    key, base_url = provider_credentials(ctx.run) if ctx.run.provider == "openai" else (None, None)
+    key, base_url = (
+        credentials(ctx.project, "openai") if ctx.run.provider == "openai" else (None, None)
+    )
     provider = get_provider(ctx.run.provider, api_key=key, base_url=base_url)
     request = GenerationRequest(
         model=ctx.run.model,
@@ -323,4 +300,42 @@ def _archive(ctx: JobContext, candidate: RunCandidate) -> None:
             Asset.objects.filter(pk=candidate.asset_id).update(path=target)
 
 
-STEPS = [("generate", generate), ("qa", qa), ("select", select)]
+# --- postprocess --------------------------------------------------------------------------
+
+
+def postprocess(ctx: JobContext) -> None:
+    """Send the selected candidate through the post-processing chain (settings at plan time)."""
+    config = ctx.run.plan.get("postprocess")
+    if not config or not any(config[name]["enabled"] for name in STEP_NAMES):
+        return
+    selected = (
+        RunCandidate.objects.filter(job=ctx.job, selected=True).select_related("asset").first()
+    )
+    if selected is None or selected.asset is None:
+        return
+    project, run, job = ctx.project, ctx.run, ctx.job
+
+    def charge(*, key: str, **cost: Any) -> None:
+        record_cost_event(job=job, run=run, key=f"{run.uid}/job{job.index}/{key}", **cost)
+
+    chain = ChainContext(
+        outputs=ProjectOutputs(project),
+        project=project,
+        credentials=lambda provider: credentials(project, provider),
+        confirm_spend=run.mode == Run.Mode.RUN,
+        record_cost=charge,
+    )
+    try:
+        final = run_chain(
+            data=read_file(project, selected.asset.path),
+            source=selected.asset,
+            config=config,
+            ctx=chain,
+        )
+    finally:
+        ctx.note("postprocess", chain.log)
+    if isinstance(final.ref, Asset):
+        ctx.note("final_asset", {"id": final.ref.pk, "path": final.ref.path})
+
+
+STEPS = [("generate", generate), ("qa", qa), ("select", select), ("postprocess", postprocess)]

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from pipeline.models import Run
+from tests.conftest import FAST_RETRIES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,7 +69,7 @@ def test_kroma_run_confirmed_inline_prints_progress_and_a_summary(scene_project,
 
 
 def test_kroma_run_exits_non_zero_when_the_run_fails(scene_project, fake_openai):
-    scene_project.manifest_overrides = {"output_guard": {"enforce_grayscale": True}}
+    scene_project.manifest_overrides = {**FAST_RETRIES, "output_guard": {"enforce_grayscale": True}}
     scene_project.save()
     fake_openai.colour_specks_for = {0}
     with pytest.raises(CommandError, match="ended failed"):
@@ -103,7 +104,10 @@ def test_kroma_run_replay_plans_the_same_run_again_dry(scene_project, fake_opena
     )
     original = Run.objects.get()
     log = settings.PROJECTS_ROOT / "noir_city" / original.log_path
-    scene_project.manifest_overrides = {"generation": {"quality": "high"}}  # edited since
+    scene_project.manifest_overrides = {
+        **FAST_RETRIES,
+        "generation": {"quality": "high"},
+    }  # edited since
     scene_project.save()
     out = _call("kroma_run", "--replay", str(log))
     replay = Run.objects.exclude(pk=original.pk).get()

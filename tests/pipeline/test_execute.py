@@ -16,6 +16,7 @@ from pipeline.services.plan import plan_run
 from pipeline.services.runs import submit_run
 from projects.models import Asset, ProjectSecret
 from projects.services.assets import store_image
+from tests.conftest import FAST_RETRIES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +48,10 @@ def _add_scenes(project, count: int) -> None:
 
 def test_confirmed_run_creates_candidates_reports_costs_and_a_log(scene_project, fake_openai, user):
     _add_scenes(scene_project, 3)
-    scene_project.manifest_overrides = {"generation": {"concurrency": 4, "retry_base_s": 0.01}}
+    scene_project.manifest_overrides = {
+        **FAST_RETRIES,
+        "generation": {"concurrency": 4, "retry_base_s": 0.01},
+    }
     scene_project.save()
     fake_openai.latency_s = 0.3
     run = _run(scene_project, user)
@@ -66,7 +70,7 @@ def test_confirmed_run_creates_candidates_reports_costs_and_a_log(scene_project,
     assert job["provider_calls"][0]["usage"]["output_tokens"] == 3000
     assert job["provider_calls"][0]["request"]["n"] == 3
     assert [c["rank"] for c in job["candidates"]] and job["ranking"]
-    assert set(job["timings_s"]) == {"generate", "qa", "select"}
+    assert set(job["timings_s"]) == {"generate", "qa", "select", "postprocess"}
 
 
 def test_the_api_key_never_reaches_the_run_log(scene_project, fake_openai, user, monkeypatch):
@@ -157,6 +161,7 @@ def test_run_log_reingests_to_the_same_rows_and_twice_adds_nothing(
 
 def test_candidates_failing_qa_are_archived_not_selected(scene_project, fake_openai, user):
     scene_project.manifest_overrides = {
+        **FAST_RETRIES,
         "output_guard": {"enforce_grayscale": True},
         "generation": {"retry_base_s": 0.01},
     }
@@ -173,7 +178,7 @@ def test_candidates_failing_qa_are_archived_not_selected(scene_project, fake_ope
 
 
 def test_all_candidates_failing_qa_fails_the_job_with_the_reason(scene_project, fake_openai, user):
-    scene_project.manifest_overrides = {"output_guard": {"enforce_grayscale": True}}
+    scene_project.manifest_overrides = {**FAST_RETRIES, "output_guard": {"enforce_grayscale": True}}
     scene_project.save()
     fake_openai.colour_specks_for = {0, 1}
     run = _run(scene_project, user, scenes=["harbor"], candidates=2)

@@ -13,6 +13,7 @@ from pipeline.models import Run
 from pipeline.services.plan import plan_run
 from pipeline.services.runs import submit_run
 from projects.models import Asset, Character, PromptTemplate, StyleGuide
+from tests.conftest import FAST_RETRIES
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def test_too_many_candidates_is_refused(scene_project, fake_openai):
 
 
 def test_batch_over_the_safe_limit_is_refused(scene_project, fake_openai):
-    scene_project.manifest_overrides = {"safe_batch_limit": 2}
+    scene_project.manifest_overrides = {**FAST_RETRIES, "safe_batch_limit": 2}
     with pytest.raises(GuardError, match=r"3 scenes exceed safe_batch_limit \(2\)"):
         plan_run(project=scene_project, stage="style")
     assert fake_openai.calls == []
@@ -84,7 +85,7 @@ def test_scene_selection_keeps_order_given(scene_project):
     ],
 )
 def test_style_refs_outside_allowed_roots_are_refused(scene_project, fake_openai, path, message):
-    scene_project.manifest_overrides = {"style_refs": [path]}
+    scene_project.manifest_overrides = {**FAST_RETRIES, "style_refs": [path]}
     with pytest.raises(GuardError, match=message):
         plan_run(project=scene_project, stage="style")
     assert fake_openai.calls == []
@@ -95,14 +96,17 @@ def test_style_ref_symlink_leading_out_is_refused(scene_project, settings, tmp_p
     outside.write_bytes(b"x")
     link_dir = settings.PROJECTS_ROOT / scene_project.slug / "assets" / "style_ref"
     os.symlink(outside, link_dir / "sneaky.png")
-    scene_project.manifest_overrides = {"style_refs": ["assets/style_ref/sneaky.png"]}
+    scene_project.manifest_overrides = {
+        **FAST_RETRIES,
+        "style_refs": ["assets/style_ref/sneaky.png"],
+    }
     with pytest.raises(GuardError, match="link that leads outside"):
         plan_run(project=scene_project, stage="style")
 
 
 def test_explicit_style_ref_inside_allowed_root_is_accepted(scene_project):
     path = Asset.objects.filter(project=scene_project, kind="style_ref").first().path
-    scene_project.manifest_overrides = {"style_refs": [path]}
+    scene_project.manifest_overrides = {**FAST_RETRIES, "style_refs": [path]}
     plan = plan_run(project=scene_project, stage="style")
     assert [r.path for r in plan.style_refs] == [path]
 

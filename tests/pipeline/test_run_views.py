@@ -6,6 +6,7 @@ from django_q.models import OrmQ
 
 from pipeline.models import Run
 from pipeline.services.runs import submit_run
+from tests.conftest import FAST_RETRIES
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -141,7 +142,7 @@ def test_confirm_uses_the_plans_manifest_not_a_later_edit(artist_client, scene_p
     dry = submit_run(
         project=scene_project, user=user, stage="style", provider="local", candidates=1
     )
-    scene_project.manifest_overrides = {"generation": {"quality": "high"}}
+    scene_project.manifest_overrides = {**FAST_RETRIES, "generation": {"quality": "high"}}
     scene_project.save()
     artist_client.post(reverse("pipeline:run_confirm", args=["noir_city", dry.uid]))
     run = Run.objects.get(mode="run")

@@ -1,0 +1,48 @@
+"""Which key and endpoint a paid provider call uses.
+
+A project's own secret (`<provider>/api_key`) goes with its provider account's base URL. Without
+a project secret, the server's key from the environment goes with the environment's base URL
+(or the public endpoint): the server's key is never sent to an endpoint a project configured.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kroma.lib.crypto import SecretKeyError
+from pipeline.errors import ProviderError
+from projects.models import Project, ProjectSecret, ProviderAccount
+
+ENVIRONMENT = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "photoroom": ("PHOTOROOM_API_KEY", "PHOTOROOM_BASE_URL"),
+    "removebg": ("REMOVE_BG_API_KEY", "REMOVE_BG_BASE_URL"),
+}
+
+
+def credentials(project: Project | None, provider: str) -> tuple[str | None, str | None]:
+    key_var, url_var = ENVIRONMENT[provider]
+    if project is None:
+        return os.environ.get(key_var), os.environ.get(url_var)
+    secret = ProjectSecret.objects.filter(
+        project=project, provider=provider, name="api_key"
+    ).first()
+    account = (
+        ProviderAccount.objects.filter(project=project, provider=provider, is_enabled=True)
+        .exclude(base_url="")
+        .first()
+    )
+    if secret is not None:
+        try:
+            key = secret.reveal()
+        except SecretKeyError as exc:
+            raise ProviderError(
+                f"The project's {provider} key cannot be decrypted: {exc}"
+            ) from None
+        return key, account.base_url if account else os.environ.get(url_var)
+    if account is not None:
+        raise ProviderError(
+            f"The project's {provider} account points at {account.base_url} but the project has "
+            f"no secret {provider}/api_key: add the key for that endpoint as a project secret."
+        )
+    return os.environ.get(key_var), os.environ.get(url_var)
