@@ -46,7 +46,7 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_many_pixels(label, _declared_pixels(str(exc)), max_pixels) from None
+        raise _too_many_pixels(label, declared_pixels(str(exc)), max_pixels) from None
     except UnidentifiedImageError:
         raise ImageRejectedError(
             f"{label} is not an image Kroma can read (PNG, JPEG or WebP expected)."
@@ -69,7 +69,7 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
     return image
 
 
-def _declared_pixels(pillow_message: str) -> int | None:
+def declared_pixels(pillow_message: str) -> int | None:
     match = re.search(r"\((\d+) pixels\)", pillow_message)
     return int(match.group(1)) if match else None
 

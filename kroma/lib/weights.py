@@ -22,7 +22,7 @@ class ModelMissingError(FileNotFoundError):
     """A model file is in none of the searched directories; the message says where to put it."""
 
     def __init__(self, filename: str, searched: list[Path]) -> None:
-        self.filename = filename
+        self.model_file = filename
         self.searched = searched
         dirs = ", ".join(str(d) for d in searched)
         super().__init__(

@@ -18,6 +18,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
+from kroma.lib.images import declared_pixels
 from pipeline.errors import PipelineError
 
 
@@ -94,7 +95,14 @@ def decode(data: bytes, name: str = "the image") -> Pixels:
             image.load()
     except ImageInputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        pixels = declared_pixels(str(exc))
+        size = f"{pixels / 1e6:.1f} megapixels" if pixels else "too many pixels"
+        raise ImageInputError(
+            f"{name} is {size}; the limit is {settings.MAX_IMAGE_PIXELS / 1e6:.1f} "
+            "(KROMA_MAX_IMAGE_PIXELS)."
+        ) from None
+    except UnidentifiedImageError:
         raise ImageInputError(f"{name} is not an image Kroma can read.") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageInputError(f"{name} is damaged or truncated ({exc}).") from None
@@ -147,7 +155,7 @@ def encode(pixels: Pixels) -> bytes:
         assert ok
         return buffer.tobytes()
     if pixels.bit_depth == 16:
-        image = Image.fromarray(np.ascontiguousarray(array[..., 0]), "I;16")
+        image = Image.fromarray(np.ascontiguousarray(array[..., 0]))  # uint16 -> "I;16"
     else:
         mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pixels.channels]
         image = Image.fromarray(array[..., 0] if mode == "L" else array, mode)

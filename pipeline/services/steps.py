@@ -23,14 +23,13 @@ from PIL import Image
 from pipeline import paths
 from pipeline.errors import PipelineError, ProviderError
 from pipeline.models import QualityReport, Run, RunCandidate, RunJob
-from pipeline.postprocess.base import ChainContext
-from pipeline.postprocess.chain import STEP_NAMES, run_chain
-from pipeline.postprocess.outputs import ProjectOutputs
+from pipeline.postprocess.chain import STEP_NAMES
 from pipeline.providers import get_provider
 from pipeline.providers.base import GenerationRequest, InputImage
 from pipeline.qa import QAResult, check_image, rank_candidates
 from pipeline.services.costs import record_cost_event, usd_for_call
 from pipeline.services.credentials import credentials
+from pipeline.services.postprocess import postprocess_asset
 from projects.models import Asset, AssetLink, Project
 from projects.storage import move_file, read_file, storage_for, write_file_atomic
 
@@ -313,27 +312,23 @@ def postprocess(ctx: JobContext) -> None:
     )
     if selected is None or selected.asset is None:
         return
-    project, run, job = ctx.project, ctx.run, ctx.job
+    run, job = ctx.run, ctx.job
 
     def charge(*, key: str, **cost: Any) -> None:
         record_cost_event(job=job, run=run, key=f"{run.uid}/job{job.index}/{key}", **cost)
 
-    chain = ChainContext(
-        outputs=ProjectOutputs(project),
-        project=project,
-        credentials=lambda provider: credentials(project, provider),
-        confirm_spend=run.mode == Run.Mode.RUN,
-        record_cost=charge,
-    )
     try:
-        final = run_chain(
-            data=read_file(project, selected.asset.path),
-            source=selected.asset,
+        final, log = postprocess_asset(
+            project=ctx.project,
+            asset=selected.asset,
             config=config,
-            ctx=chain,
+            confirm_spend=run.mode == Run.Mode.RUN,
+            record_cost=charge,
         )
-    finally:
-        ctx.note("postprocess", chain.log)
+    except Exception as exc:
+        ctx.note("postprocess", getattr(exc, "chain_log", []))
+        raise
+    ctx.note("postprocess", log)
     if isinstance(final.ref, Asset):
         ctx.note("final_asset", {"id": final.ref.pk, "path": final.ref.path})
 
