@@ -164,6 +164,9 @@ if DEBUG:
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = VAR_DIR / "media"
 
+# The Quick Utility Lab's per-user scratch area (results not yet saved to a project).
+SCRATCH_ROOT = envpath("KROMA_SCRATCH_ROOT", VAR_DIR / "scratch")
+
 # Project files live under var/projects/<slug>/ unless the project stores them on S3.
 PROJECTS_ROOT = envpath("KROMA_PROJECTS_ROOT", VAR_DIR / "projects")
 # Uploads above this many pixels are refused before they are decoded.

@@ -4,6 +4,7 @@ from django import forms
 
 from pipeline.config import STAGES, ConfigError, load_manifest
 from pipeline.errors import GuardError
+from pipeline.postprocess.config import load_color_profiles
 from pipeline.services.refs import resolve_scenes
 from projects.models import Project
 
@@ -38,3 +39,80 @@ class RunForm(forms.Form):
         except (GuardError, ConfigError):  # no scenes yet, or a bad manifest: planning says why
             keys = []
         self.fields["scenes"].choices = [(key, key) for key in keys]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern); content is checked later."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: object, initial: object = None) -> list:
+        if not data:
+            return []
+        items = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in items]
+
+
+class LabForm(forms.Form):
+    operation = forms.ChoiceField(
+        choices=[
+            ("bg_remove", "Remove background"),
+            ("upscale", "Upscale"),
+            ("color", "Colour profile"),
+            ("generate", "Generate with OpenAI"),
+        ],
+        widget=forms.RadioSelect,
+        initial="bg_remove",
+    )
+    images = MultipleFileField(
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+    scale = forms.TypedChoiceField(choices=[(2, "x2"), (4, "x4")], coerce=int, initial=2)
+    profile = forms.ChoiceField(choices=[], required=False)
+    prompt = forms.CharField(
+        required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    quality = forms.ChoiceField(
+        choices=[("low", "low"), ("medium", "medium"), ("high", "high")], initial="medium"
+    )
+    size = forms.ChoiceField(
+        choices=[(s, s) for s in ("1024x1024", "1024x1536", "1536x1024")], initial="1024x1024"
+    )
+    confirm_spend = forms.BooleanField(required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        try:
+            names = sorted(load_color_profiles())
+        except ConfigError:
+            names = []
+        self.fields["profile"].choices = [(n, n.replace("_", " ")) for n in names]
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        if cleaned.get("operation") == "generate" and not cleaned.get("prompt", "").strip():
+            self.add_error("prompt", "Describe the image to generate.")
+        if cleaned.get("operation") == "color" and not cleaned.get("profile"):
+            self.add_error("profile", "Choose a colour profile.")
+        return cleaned
+
+    def operation_params(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "bg_remove": {},
+            "upscale": {"scale": data["scale"]},
+            "color": {"profile": data.get("profile")},
+            "generate": {
+                "prompt": data.get("prompt", "").strip(),
+                "quality": data["quality"],
+                "size": data["size"],
+                "n": 1,
+            },
+        }[data["operation"]]

@@ -182,6 +182,50 @@ class CostEvent(models.Model):
         return f"{self.provider}/{self.operation} ${self.usd}"
 
 
+class LabJob(models.Model):
+    """A Quick Utility Lab job: one-off work on uploaded images, outside any project.
+
+    Files live in the user's scratch area (var/scratch/<user id>/<job id>/); results can be
+    saved into a project afterwards.
+    """
+
+    class Operation(models.TextChoices):
+        BG_REMOVE = "bg_remove", "Remove background"
+        UPSCALE = "upscale", "Upscale"
+        COLOR = "color", "Colour profile"
+        GENERATE = "generate", "Generate (OpenAI)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    operation = models.CharField(max_length=12, choices=Operation.choices)
+    params = models.JSONField(default=dict, blank=True)
+    inputs = models.JSONField(default=list, blank=True, help_text="[{name, file}]")
+    outputs = models.JSONField(default=list, blank=True, help_text="[{input, file, log} | error]")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="lab_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
 class WorkerHeartbeat(models.Model):
     """Written by a scheduled task, so /health shows whether a worker is really working."""
 

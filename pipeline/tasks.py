@@ -25,3 +25,10 @@ def execute_run_task(run_id: int) -> str:
 
 def sweep_task() -> dict[str, int]:
     return sweep_expired_leases()
+
+
+def lab_task(job_id: str) -> str:
+    from pipeline.services.lab import process_lab_job
+
+    job = process_lab_job(job_id)
+    return job.status if job else "already claimed"

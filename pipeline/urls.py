@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pipeline import views
+from pipeline import lab_views, views
 
 app_name = "pipeline"
 urlpatterns = [
@@ -12,4 +12,8 @@ urlpatterns = [
     path("projects/<slug:slug>/runs/<slug:uid>/", views.run_detail, name="run_detail"),
     path("projects/<slug:slug>/runs/<slug:uid>/confirm/", views.run_confirm, name="run_confirm"),
     path("projects/<slug:slug>/runs/<slug:uid>/cancel/", views.run_cancel, name="run_cancel"),
+    path("lab/", lab_views.lab, name="lab"),
+    path("lab/<uuid:job_id>/", lab_views.lab_job, name="lab_job"),
+    path("lab/<uuid:job_id>/files/<str:name>", lab_views.lab_file, name="lab_file"),
+    path("lab/<uuid:job_id>/save/", lab_views.lab_save, name="lab_save"),
 ]

@@ -55,20 +55,23 @@ class OpenAIProvider:
         raise AssertionError("unreachable")
 
     def _call(self, request: GenerationRequest) -> Any:
-        files = [(image.name, image.data, "image/png") for image in request.images]
+        """images.edit with the request's images; images.generate when it has none."""
         kwargs: dict[str, Any] = {
             "model": request.model,
-            "image": files,
             "prompt": request.prompt,
             "n": request.n,
             "size": request.size,
             "quality": request.quality,
             "timeout": request.timeout_s,
         }
-        if request.input_fidelity:
-            kwargs["input_fidelity"] = request.input_fidelity
+        endpoint = self._client.images.with_raw_response.generate
+        if request.images:
+            endpoint = self._client.images.with_raw_response.edit
+            kwargs["image"] = [(i.name, i.data, "image/png") for i in request.images]
+            if request.input_fidelity:
+                kwargs["input_fidelity"] = request.input_fidelity
         try:
-            return self._client.images.with_raw_response.edit(**kwargs)
+            return endpoint(**kwargs)
         except openai.RateLimitError as exc:
             raise _status_error(exc, "OpenAI is rate-limiting this key (429)", True) from None
         except openai.InternalServerError as exc:

@@ -16,6 +16,18 @@
       if (window.htmx) { window.htmx.process(slot); }
     }
   });
+  // The Lab shows only the fields of the chosen tool.
+  function showLabGroups() {
+    var chosen = document.querySelector("input[name=operation]:checked");
+    if (!chosen) { return; }
+    document.querySelectorAll("[data-lab-op]").forEach(function (group) {
+      group.hidden = group.getAttribute("data-lab-op").split(" ").indexOf(chosen.value) < 0;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.name === "operation") { showLabGroups(); }
+  });
+  showLabGroups();
   // A failed request should say so instead of doing nothing.
   document.body.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;

@@ -1,0 +1,107 @@
+"""The Quick Utility Lab pages: upload, watch progress, compare, download, save to a project."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from kroma.lib.images import ImageRejectedError
+from pipeline.config import ConfigError
+from pipeline.errors import PipelineError
+from pipeline.forms import LabForm
+from pipeline.models import LabJob
+from pipeline.services.lab import create_lab_job, generate_estimate, job_folder, save_lab_outputs
+from projects.models import Project
+
+
+def _job_for_user(request: HttpRequest, job_id: str) -> LabJob:
+    return get_object_or_404(LabJob, pk=job_id, user=request.user)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab(request: HttpRequest) -> HttpResponse:
+    form = LabForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        files = [(f.name, f.read()) for f in request.FILES.getlist("images")]
+        try:
+            job = create_lab_job(
+                user=request.user,
+                operation=form.cleaned_data["operation"],
+                params=form.operation_params(),
+                files=files,
+                confirm_spend=form.cleaned_data["confirm_spend"],
+            )
+        except (ImageRejectedError, PipelineError, ConfigError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("pipeline:lab_job", job_id=job.pk)
+    context = {
+        "form": form,
+        "jobs": LabJob.objects.filter(user=request.user)[:12],
+        "nav": "lab",
+        "generate_estimate": generate_estimate({"quality": "medium", "size": "1024x1024"}),
+    }
+    return render(request, "pipeline/lab.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def lab_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _job_for_user(request, job_id)
+    context = {
+        "job": job,
+        "pairs": _pairs(job),
+        "projects": Project.objects.visible_to(request.user),
+        "nav": "lab",
+    }
+    if request.htmx:
+        response = render(request, "pipeline/lab_job.html#live", context)
+        if job.is_final:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "pipeline/lab_job.html", context)
+
+
+def _pairs(job: LabJob) -> list[dict]:
+    by_input = {o.get("input"): o for o in job.outputs}
+    if job.operation == "generate":
+        return [{"before": None, "after": o} for o in job.outputs]
+    return [
+        {"index": i, "before": item, "after": by_input.get(i)} for i, item in enumerate(job.inputs)
+    ]
+
+
+@login_required
+def lab_file(request: HttpRequest, job_id: str, name: str) -> FileResponse:
+    job = _job_for_user(request, job_id)
+    allowed = {i["file"] for i in job.inputs} | {o["file"] for o in job.outputs if o.get("file")}
+    if name not in allowed:
+        raise Http404("No such file in this job.")
+    path = job_folder(job) / name
+    if not path.is_file():
+        raise Http404("The file is gone from the scratch area.")
+    download = request.GET.get("download") == "1"
+    return FileResponse(path.open("rb"), as_attachment=download, filename=name)
+
+
+@login_required
+@require_POST
+def lab_save(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _job_for_user(request, job_id)
+    project = (
+        Project.objects.visible_to(request.user).filter(slug=request.POST.get("project")).first()
+    )
+    if project is None:
+        messages.error(request, "Choose one of your projects to save into.")
+        return redirect("pipeline:lab_job", job_id=job.pk)
+    try:
+        assets = save_lab_outputs(job=job, project=project, user=request.user)
+    except PipelineError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Saved {len(assets)} image(s) to {project.name}.")
+    return redirect("pipeline:lab_job", job_id=job.pk)
