@@ -118,3 +118,16 @@ class CostEventAdmin(ReadOnlyAdmin):
 @admin.register(models.WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["name", "seen_at"]
+
+
+@admin.register(models.LabJob)
+class LabJobAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "user", "operation", "status", "cost_usd", "created_at"]
+    list_filter = ["operation", "status"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["inputs", "outputs", "attempts", "cost_usd", "created_at", "finished_at"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False  # Lab jobs start from an upload in the Lab

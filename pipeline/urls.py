@@ -12,6 +12,11 @@ urlpatterns = [
     path("projects/<slug:slug>/runs/<slug:uid>/", views.run_detail, name="run_detail"),
     path("projects/<slug:slug>/runs/<slug:uid>/confirm/", views.run_confirm, name="run_confirm"),
     path("projects/<slug:slug>/runs/<slug:uid>/cancel/", views.run_cancel, name="run_cancel"),
+    path(
+        "projects/<slug:slug>/runs/<slug:uid>/pick/<int:candidate_id>/",
+        views.run_pick,
+        name="run_pick",
+    ),
     path("lab/", lab_views.lab, name="lab"),
     path("lab/<uuid:job_id>/", lab_views.lab_job, name="lab_job"),
     path("lab/<uuid:job_id>/files/<str:name>", lab_views.lab_file, name="lab_file"),

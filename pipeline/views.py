@@ -11,7 +11,7 @@ from pipeline.errors import PipelineError
 from pipeline.forms import RunForm
 from pipeline.models import Run, RunCandidate
 from pipeline.services.execute import cancel_run
-from pipeline.services.runs import submit_run
+from pipeline.services.runs import override_selection, submit_run
 from pipeline.services.stats import project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
@@ -151,4 +151,20 @@ def run_cancel(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
     run = cancel_run(run=_run_for_user(request, slug, uid))
     if request.htmx:
         return render(request, "pipeline/run_detail.html#live", _run_context(run))
+    return redirect("pipeline:run_detail", slug=run.project.slug, uid=run.uid)
+
+
+@login_required
+@require_POST
+def run_pick(request: HttpRequest, slug: str, uid: str, candidate_id: int) -> HttpResponse:
+    """Override the automatic pick: use this candidate for the job."""
+    run = _run_for_user(request, slug, uid)
+    candidate = get_object_or_404(
+        RunCandidate.objects.select_related("job__run"), pk=candidate_id, job__run=run
+    )
+    try:
+        override_selection(candidate=candidate, user=request.user)
+    except PipelineError as exc:
+        context = {**_run_context(run), "confirm_error": str(exc)}
+        return render(request, "pipeline/run_detail.html", context, status=400)
     return redirect("pipeline:run_detail", slug=run.project.slug, uid=run.uid)

@@ -72,3 +72,67 @@ def test_create_project_through_the_ui_and_see_it_on_the_dashboard(
     expect(page.locator("#story")).to_contain_text("Rain never stops.")
     page.screenshot(path=str(tmp_path / "universe.png"), full_page=True)
     assert Project.objects.get(slug="noir_city").logline == "Rain never stops."
+
+
+def _login(page, live_server) -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "artist")
+    page.fill("#id_password", "pw-artist-123")
+    page.click("button[type=submit]")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_plan_confirm_and_watch_a_run_in_the_browser(
+    live_server, browser_page, scene_project, tmp_path
+):
+    from pipeline.models import Run
+    from pipeline.tasks import execute_run_task
+
+    page = browser_page
+    _login(page, live_server)
+    page.click("text=+ New Run")
+    page.check("input[value=style]")
+    page.select_option("select[name=provider]", "local")
+    page.fill("input[name=candidates]", "2")
+    page.click("text=Plan dry run")
+    expect(page.locator(".confirm-card")).to_contain_text("This is a plan.")
+    page.click("[data-element-id=btn-confirm-run]")
+    expect(page.locator(".badge-status.status-queued").first).to_be_visible()
+    run = Run.objects.get(mode="run")
+    execute_run_task(run.pk)  # what the worker does with the queued task
+    expect(page.locator("#run-live .stat-card .badge-status")).to_have_text("done", timeout=10_000)
+    expect(page.locator(".cand.selected")).to_have_count(3)
+    page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_lab_upload_compare_and_save_in_the_browser(
+    live_server, browser_page, project, settings, tmp_path
+):
+    from pathlib import Path
+
+    from pipeline.models import LabJob
+    from pipeline.tasks import lab_task
+
+    settings.SCRATCH_ROOT = tmp_path / "scratch"
+    inputs = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "esrgan-inputs"
+    page = browser_page
+    _login(page, live_server)
+    page.click("text=Lab")
+    page.check("input[value=color]")
+    expect(page.locator("select[name=profile]")).to_be_visible()
+    expect(page.locator("select[name=scale]")).to_be_hidden()
+    page.select_option("select[name=profile]", "cold_rain")
+    page.set_input_files(
+        "input[name=images]", [str(inputs / "0014.jpg"), str(inputs / "wolf_gray.jpg")]
+    )
+    page.click("text=Start")
+    expect(page.locator(".compare")).to_have_count(2)
+    lab_task(str(LabJob.objects.get().pk))  # what the worker does with the queued task
+    expect(page.locator("#lab-live .badge-status")).to_have_text("done", timeout=10_000)
+    expect(page.locator("text=Download")).to_have_count(2)
+    page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
+    page.click("text=Save to project")
+    expect(page.locator(".flash")).to_contain_text("Saved 2 image(s) to Noir City")

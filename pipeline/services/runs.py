@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 
 from pipeline.config import Manifest
 from pipeline.errors import GuardError
-from pipeline.models import Run
+from pipeline.models import Run, RunCandidate
 from pipeline.runlog import write_run_log
 from pipeline.services.execute import enqueue_run, execute_run
 from pipeline.services.plan import create_run, plan_run
@@ -69,3 +70,30 @@ def submit_run(
     elif dispatch == "worker":
         enqueue_run(run)
     return run
+
+
+def override_selection(*, candidate: RunCandidate, user: AbstractBaseUser | None) -> RunCandidate:
+    """The user picks another candidate of a job; the run log is rewritten to say so."""
+    if candidate.archived:
+        raise GuardError(f"Candidate c{candidate.index} failed QA and is archived; pick another.")
+    job = candidate.job
+    with transaction.atomic():
+        previous = RunCandidate.objects.filter(job=job, selected=True).first()
+        RunCandidate.objects.filter(job=job).update(selected=False)
+        RunCandidate.objects.filter(pk=candidate.pk).update(selected=True)
+        job.details["selection_override"] = {
+            "by": user.get_username() if user else None,
+            "from": previous.index if previous else None,
+            "to": candidate.index,
+        }
+        job.save(update_fields=["details"])
+        AuditEvent.objects.create(
+            project=job.project,
+            actor=user,
+            action="run.selection_overridden",
+            target=f"{job.run.uid}#{job.index}",
+            data=job.details["selection_override"],
+        )
+    write_run_log(job.run)
+    candidate.refresh_from_db()
+    return candidate

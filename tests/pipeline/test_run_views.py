@@ -148,3 +148,34 @@ def test_confirm_uses_the_plans_manifest_not_a_later_edit(artist_client, scene_p
     run = Run.objects.get(mode="run")
     assert run.manifest_hash == dry.manifest_hash
     assert run.manifest_snapshot["generation"]["quality"] == "medium"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_user_can_override_the_pick_and_the_log_says_so(artist_client, scene_project, user):
+    import json
+
+    from django.conf import settings
+
+    from pipeline.models import RunCandidate
+
+    run = submit_run(
+        project=scene_project,
+        user=user,
+        stage="style",
+        provider="local",
+        candidates=2,
+        scenes=["harbor"],
+        mode="run",
+        dispatch="inline",
+    )
+    other = RunCandidate.objects.get(job__run=run, selected=False)
+    response = artist_client.post(
+        reverse("pipeline:run_pick", args=["noir_city", run.uid, other.pk])
+    )
+    assert response.status_code == 302
+    assert RunCandidate.objects.get(job__run=run, selected=True).pk == other.pk
+    log = json.loads((settings.PROJECTS_ROOT / "noir_city" / run.log_path).read_text())
+    job = log["jobs"][0]
+    assert job["candidates"][other.index]["selected"] is True
+    page = artist_client.get(reverse("pipeline:run_detail", args=["noir_city", run.uid]))
+    assert "use this" in page.content.decode()
