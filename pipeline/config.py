@@ -175,8 +175,9 @@ class Manifest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def validate_manifest(data: dict[str, Any], source: str) -> Manifest:
-    for dotted, check in MANIFEST_RULES.items():
+def check_rules(data: dict[str, Any], rules: dict[str, Callable[[Any], Any]], source: str) -> None:
+    """Apply each dotted-path rule; the first failure names the source, the path and why."""
+    for dotted, check in rules.items():
         try:
             value = _get(data, dotted)
         except KeyError:
@@ -185,6 +186,10 @@ def validate_manifest(data: dict[str, Any], source: str) -> Manifest:
             check(value)
         except ValueError as exc:
             raise ConfigError(source, dotted, str(exc)) from None
+
+
+def validate_manifest(data: dict[str, Any], source: str) -> Manifest:
+    check_rules(data, MANIFEST_RULES, source)
     guard = data["output_guard"]
     if guard["chroma_soft"] > guard["chroma_hard"]:
         raise ConfigError(source, "output_guard.chroma_soft", "must not exceed chroma_hard")

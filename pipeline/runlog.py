@@ -91,6 +91,7 @@ def _job_entry(job: RunJob) -> dict[str, Any]:
         "errors": job.details.get("errors", []),
         "ranking": job.details.get("ranking"),
         "selection_override": job.details.get("selection_override"),
+        "final_asset": job.details.get("final_asset"),
         "postprocess": job.details.get("postprocess", []),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
@@ -210,39 +211,44 @@ def _ingest_job(run: Run, project: Project, entry: dict[str, Any]) -> RunJob:
                 "ranking": entry.get("ranking"),
                 "selection_override": entry.get("selection_override"),
                 "postprocess": entry.get("postprocess", []),
+                "final_asset": entry.get("final_asset"),
             },
         },
     )
     for c in entry.get("candidates", []):
-        asset = _candidate_asset(project, c)
-        candidate, _ = RunCandidate.objects.get_or_create(
-            job=job,
-            index=c["index"],
+        _ingest_candidate(run, project, job, c)
+    return job
+
+
+def _ingest_candidate(run: Run, project: Project, job: RunJob, c: dict[str, Any]) -> None:
+    asset = _candidate_asset(project, c)
+    candidate, _ = RunCandidate.objects.get_or_create(
+        job=job,
+        index=c["index"],
+        defaults={
+            "project": project,
+            "asset": asset,
+            "output_path": c.get("path", ""),
+            "rank": c.get("rank"),
+            "passed": c.get("passed"),
+            "selected": c.get("selected", False),
+            "archived": c.get("archived", False),
+            "qa_summary": c.get("qa") or {},
+        },
+    )
+    qa = c.get("qa") or {}
+    if qa:
+        QualityReport.objects.get_or_create(
+            candidate=candidate,
             defaults={
                 "project": project,
-                "asset": asset,
-                "output_path": c.get("path", ""),
-                "rank": c.get("rank"),
-                "passed": c.get("passed"),
-                "selected": c.get("selected", False),
-                "archived": c.get("archived", False),
-                "qa_summary": c.get("qa") or {},
+                "run": run,
+                "passed": qa["passed"],
+                "hard_failures": len(qa["hard_failures"]),
+                "soft_warnings": len(qa["soft_warnings"]),
+                "metrics": qa["metrics"],
             },
         )
-        qa = c.get("qa") or {}
-        if qa:
-            QualityReport.objects.get_or_create(
-                candidate=candidate,
-                defaults={
-                    "project": project,
-                    "run": run,
-                    "passed": qa["passed"],
-                    "hard_failures": len(qa["hard_failures"]),
-                    "soft_warnings": len(qa["soft_warnings"]),
-                    "metrics": qa["metrics"],
-                },
-            )
-    return job
 
 
 def _candidate_asset(project: Project, entry: dict[str, Any]) -> Asset | None:

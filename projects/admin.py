@@ -52,16 +52,21 @@ class CharacterAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
-class StyleReferenceInline(admin.TabularInline):
-    model = models.StyleReference
+class ImageRowInline(admin.TabularInline):
+    """An ordered list of images (style references, reference set items) with thumbnails."""
+
     extra = 1
     raw_id_fields = ["asset"]
     fields = ["preview", "asset", "position", "notes"]
     readonly_fields = ["preview"]
 
     @admin.display(description="Image")
-    def preview(self, obj: models.StyleReference) -> str:
+    def preview(self, obj: Any) -> str:
         return thumbnail(obj.asset if obj.asset_id else None)
+
+
+class StyleReferenceInline(ImageRowInline):
+    model = models.StyleReference
 
 
 @admin.register(models.StyleGuide)
@@ -89,16 +94,8 @@ class StyleGuideAdmin(admin.ModelAdmin):
             guide.save()
 
 
-class ReferenceSetItemInline(admin.TabularInline):
+class ReferenceSetItemInline(ImageRowInline):
     model = models.ReferenceSetItem
-    extra = 1
-    raw_id_fields = ["asset"]
-    fields = ["preview", "asset", "position", "notes"]
-    readonly_fields = ["preview"]
-
-    @admin.display(description="Image")
-    def preview(self, obj: models.ReferenceSetItem) -> str:
-        return thumbnail(obj.asset if obj.asset_id else None)
 
 
 @admin.register(models.ReferenceSet)

@@ -25,12 +25,17 @@ def _has_alpha(data: bytes) -> bool:
         return "A" in image.getbands() or "transparency" in image.info
 
 
-class BackgroundRemoval:
-    name = "bg_remove"
+class FreeStep:
+    """A local step that works on any image (the input is checked when it is decoded)."""
+
     paid = False
 
     def able_to_run(self, artifact: Artifact, params: dict[str, Any]) -> bool:
         return True
+
+
+class BackgroundRemoval(FreeStep):
+    name = "bg_remove"
 
     def run(
         self, artifact: Artifact, params: dict[str, Any], ctx: ChainContext
@@ -130,12 +135,8 @@ class EdgeRefine:
         return result.images[0], {"usd": str(usd), "request_id": result.request_id}
 
 
-class Upscale:
+class Upscale(FreeStep):
     name = "upscale"
-    paid = False
-
-    def able_to_run(self, artifact: Artifact, params: dict[str, Any]) -> bool:
-        return True
 
     def run(
         self, artifact: Artifact, params: dict[str, Any], ctx: ChainContext
@@ -145,12 +146,8 @@ class Upscale:
         return encode(result), notes
 
 
-class ColorCorrection:
+class ColorCorrection(FreeStep):
     name = "color"
-    paid = False
-
-    def able_to_run(self, artifact: Artifact, params: dict[str, Any]) -> bool:
-        return True
 
     def run(
         self, artifact: Artifact, params: dict[str, Any], ctx: ChainContext

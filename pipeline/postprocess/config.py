@@ -12,10 +12,10 @@ from pipeline.config import (
     ConfigError,
     _bool,
     _choice,
-    _get,
     _int,
     _num,
     _text,
+    check_rules,
     deep_merge,
     read_json_file,
     settings_dir,
@@ -67,15 +67,7 @@ POSTPROCESS_RULES = {
 
 
 def validate_postprocess(data: dict[str, Any], source: str) -> dict[str, Any]:
-    for dotted, check in POSTPROCESS_RULES.items():
-        try:
-            value = _get(data, dotted)
-        except KeyError:
-            raise ConfigError(source, dotted, "is missing") from None
-        try:
-            check(value)
-        except ValueError as exc:
-            raise ConfigError(source, dotted, str(exc)) from None
+    check_rules(data, POSTPROCESS_RULES, source)
     profiles = load_color_profiles()
     if data["color"]["profile"] not in profiles:
         raise ConfigError(

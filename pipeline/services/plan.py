@@ -154,6 +154,63 @@ def _variables(
     }
 
 
+def _check_request(
+    stage: str, mode: str, manifest: Manifest, provider: str | None, candidates: int | None
+) -> tuple[str, str, int]:
+    """Validate stage, mode, provider and candidate count; return (provider, model, n)."""
+    if stage not in STAGES:
+        raise GuardError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}.")
+    if mode not in ("dry", "run"):
+        raise GuardError(f"Unknown mode {mode!r}; use 'dry' or 'run'.")
+    gen = manifest["generation"]
+    provider = provider or gen["provider"]
+    if provider not in ("openai", "local"):
+        raise GuardError(f"Unknown provider {provider!r}; use 'openai' or 'local'.")
+    n = gen["candidates"] if candidates is None else candidates
+    if not 1 <= n <= gen["max_candidates"]:
+        raise GuardError(
+            f"{n} candidates requested; generation.max_candidates allows "
+            f"1..{gen['max_candidates']}."
+        )
+    return provider, gen["model"] if provider == "openai" else "local", n
+
+
+def _check_inputs(
+    project: Project, stage: str, manifest: Manifest, scenes: list[str] | None
+) -> tuple[list[InputRef], list[InputRef], list[InputRef], StyleGuide | None, list[str]]:
+    """Resolve and guard the run's inputs: (scenes, style refs, character refs, guide, warnings)."""
+    if stage == "characters" and locked_style_guide(project) is None:
+        raise GuardError(
+            "The characters stage needs a locked style: lock the project's style guide first "
+            "(Admin → Style guides → Lock), after the style stage looks right."
+        )
+    style_refs, guide = resolve_style_refs(
+        project, manifest["style_refs"], manifest["policy.allowed_style_roots"]
+    )
+    if not style_refs:
+        raise GuardError(
+            "No style references: add images to a style guide or list style_refs in the manifest."
+        )
+    warnings = (
+        [f"Style guide '{guide.name}' is not locked yet."] if guide and not guide.is_locked else []
+    )
+    character_refs = resolve_character_refs(project) if stage == "characters" else []
+    scene_refs = resolve_scenes(project, manifest["scene_refs"], scenes)
+    if len(scene_refs) > manifest["safe_batch_limit"]:
+        raise GuardError(
+            f"{len(scene_refs)} scenes exceed safe_batch_limit ({manifest['safe_batch_limit']}): "
+            "choose fewer scenes or raise safe_batch_limit in the project's manifest overrides."
+        )
+    n_images = 1 + len(style_refs) + len(character_refs)
+    limit = manifest["generation.max_input_images"]
+    if n_images > limit:
+        raise GuardError(
+            f"{n_images} input images per request exceed generation.max_input_images "
+            f"({limit}): use fewer style or character references."
+        )
+    return scene_refs, style_refs, character_refs, guide, warnings
+
+
 def plan_run(
     *,
     project: Project,
@@ -170,50 +227,12 @@ def plan_run(
 
     `manifest` replaces the project's current one (a replay uses its log's snapshot).
     """
-    if stage not in STAGES:
-        raise GuardError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}.")
-    if mode not in ("dry", "run"):
-        raise GuardError(f"Unknown mode {mode!r}; use 'dry' or 'run'.")
     manifest = manifest or load_manifest(project)
-    gen = manifest["generation"]
-    provider = provider or gen["provider"]
-    if provider not in ("openai", "local"):
-        raise GuardError(f"Unknown provider {provider!r}; use 'openai' or 'local'.")
-    model = gen["model"] if provider == "openai" else "local"
-    n = gen["candidates"] if candidates is None else candidates
-    if not 1 <= n <= gen["max_candidates"]:
-        raise GuardError(
-            f"{n} candidates requested; generation.max_candidates allows "
-            f"1..{gen['max_candidates']}."
-        )
-    warnings: list[str] = []
-    if stage == "characters" and locked_style_guide(project) is None:
-        raise GuardError(
-            "The characters stage needs a locked style: lock the project's style guide first "
-            "(Admin → Style guides → Lock), after the style stage looks right."
-        )
-    style_refs, guide = resolve_style_refs(
-        project, manifest["style_refs"], manifest["policy.allowed_style_roots"]
+    provider, model, n = _check_request(stage, mode, manifest, provider, candidates)
+    scene_refs, style_refs, character_refs, guide, warnings = _check_inputs(
+        project, stage, manifest, scenes
     )
-    if not style_refs:
-        raise GuardError(
-            "No style references: add images to a style guide or list style_refs in the manifest."
-        )
-    if guide is not None and not guide.is_locked:
-        warnings.append(f"Style guide '{guide.name}' is not locked yet.")
-    character_refs = resolve_character_refs(project) if stage == "characters" else []
-    scene_refs = resolve_scenes(project, manifest["scene_refs"], scenes)
-    if len(scene_refs) > manifest["safe_batch_limit"]:
-        raise GuardError(
-            f"{len(scene_refs)} scenes exceed safe_batch_limit ({manifest['safe_batch_limit']}): "
-            "choose fewer scenes or raise safe_batch_limit in the project's manifest overrides."
-        )
     n_images = 1 + len(style_refs) + len(character_refs)
-    if n_images > gen["max_input_images"]:
-        raise GuardError(
-            f"{n_images} input images per request exceed generation.max_input_images "
-            f"({gen['max_input_images']}): use fewer style or character references."
-        )
     template, source = _prompt_template(project, stage, manifest)
     variables = _variables(project, stage, manifest, variation, guide)
     postprocess = load_postprocess(project)

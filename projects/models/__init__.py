@@ -1,0 +1,33 @@
+"""The universe: a project and everything that belongs to one story world."""
+
+from projects.models.assets import Asset, AssetLink, ProjectExport
+from projects.models.base import Project, ProjectOwned, ProjectStorage, slug_validator
+from projects.models.security import ApiToken, AuditEvent, ProjectSecret, ProviderAccount
+from projects.models.universe import (
+    Character,
+    PromptTemplate,
+    ReferenceSet,
+    ReferenceSetItem,
+    StyleGuide,
+    StyleReference,
+)
+
+__all__ = [
+    "ApiToken",
+    "Asset",
+    "AssetLink",
+    "AuditEvent",
+    "Character",
+    "Project",
+    "ProjectExport",
+    "ProjectOwned",
+    "ProjectSecret",
+    "ProjectStorage",
+    "PromptTemplate",
+    "ProviderAccount",
+    "ReferenceSet",
+    "ReferenceSetItem",
+    "StyleGuide",
+    "StyleReference",
+    "slug_validator",
+]

@@ -1,0 +1,116 @@
+"""Assets (content-addressed image files with metadata), links between them, exports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from projects.models.base import Project, ProjectOwned, _same_project
+
+
+class Asset(ProjectOwned):
+    class Kind(models.TextChoices):
+        SCENE_REF = "scene_ref", "Scene reference"
+        STYLE_REF = "style_ref", "Style reference"
+        CHARACTER_REF = "character_ref", "Character reference"
+        UPLOAD = "upload", "Upload"
+        CANDIDATE = "candidate", "Candidate"
+        SELECTED = "selected", "Selected output"
+        DERIVED = "derived", "Post-processed"
+        EXPORT = "export", "Export"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assets")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=200, blank=True)
+    path = models.CharField(max_length=500, help_text="Relative to the project's storage root.")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    mime = models.CharField(max_length=40)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # References and uploads are stored once per content; run outputs are one row per
+            # output (two candidates may have the same bytes, and each is archived on its own).
+            models.UniqueConstraint(
+                fields=["project", "kind", "sha256"],
+                condition=~Q(kind__in=["candidate", "selected", "derived"]),
+                name="asset_unique_content_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "path"],
+                condition=Q(kind__in=["candidate", "selected", "derived"]),
+                name="asset_output_path_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="asset_project_recent"),
+            models.Index(fields=["project", "kind", "-created_at"], name="asset_project_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.kind} {self.sha256[:10]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:asset_file", args=[self.project.slug, self.pk])
+
+    def thumbnail_url(self) -> str:
+        return reverse("projects:asset_thumb", args=[self.project.slug, self.pk])
+
+
+class AssetLink(ProjectOwned):
+    class Relation(models.TextChoices):
+        DERIVED_FROM = "derived_from", "derived from"
+        REFERENCE_OF = "reference_of", "reference of"
+        VARIANT_OF = "variant_of", "variant of"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="asset_links")
+    source = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="links_in")
+    relation = models.CharField(max_length=16, choices=Relation.choices)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "target", "relation"], name="asset_link_once"
+            ),
+            models.CheckConstraint(condition=~Q(source=models.F("target")), name="no_self_link"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.get_relation_display()} {self.target_id}"
+
+    def clean(self) -> None:
+        if self.source_id:
+            _same_project(self, self.source, "source")
+        if self.target_id:
+            _same_project(self, self.target, "target")
+
+
+class ProjectExport(ProjectOwned):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    path = models.CharField(max_length=500, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="export_project_recent")]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.status})"

@@ -1,0 +1,165 @@
+"""The story world: characters, style guides, reference sets, prompt templates."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from projects.models.assets import Asset
+from projects.models.base import Project, ProjectOwned, _same_project, slug_validator
+
+
+class Character(ProjectOwned):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="characters")
+    slug = models.SlugField(max_length=64, validators=[slug_validator])
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    continuity_notes = models.TextField(
+        blank=True, help_text="What must never change: face, scars, costume, palette."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "slug"], name="character_slug_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StyleGuide(ProjectOwned):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LOCKED = "locked", "Locked"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="style_guides")
+    slug = models.SlugField(max_length=64, validators=[slug_validator])
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    rules = models.TextField(blank=True, help_text="Line work, palette, lighting, what to avoid.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "slug"], name="styleguide_slug_per_project"),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(locked_at__isnull=False),
+                name="locked_styleguide_has_locked_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        from django.utils import timezone
+
+        if self.is_locked and self.locked_at is None:
+            self.locked_at = timezone.now()
+        elif not self.is_locked:
+            self.locked_at = None
+        super().save(*args, **kwargs)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status == self.Status.LOCKED
+
+
+class ReferenceSet(ProjectOwned):
+    class Kind(models.TextChoices):
+        STYLE = "style", "Style"
+        SCENE = "scene", "Scene"
+        CHARACTER = "character", "Character"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reference_sets")
+    slug = models.SlugField(max_length=64, validators=[slug_validator])
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    character = models.ForeignKey(
+        Character, null=True, blank=True, on_delete=models.SET_NULL, related_name="reference_sets"
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "slug"], name="refset_slug_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.kind}]"
+
+    def clean(self) -> None:
+        if self.character_id:
+            _same_project(self, self.character, "character")
+
+
+class ReferenceSetItem(models.Model):
+    reference_set = models.ForeignKey(ReferenceSet, on_delete=models.CASCADE, related_name="items")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="reference_items")
+    position = models.PositiveIntegerField(default=0)
+    notes = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["reference_set", "asset"], name="refset_item_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference_set} #{self.position}"
+
+    def clean(self) -> None:
+        if self.reference_set_id and self.asset_id:
+            _same_project(self.reference_set, self.asset, "asset")
+
+
+class StyleReference(models.Model):
+    style_guide = models.ForeignKey(StyleGuide, on_delete=models.CASCADE, related_name="references")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="style_references")
+    position = models.PositiveIntegerField(default=0)
+    notes = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["style_guide", "asset"], name="style_ref_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.style_guide.name} ref #{self.position}"
+
+    def clean(self) -> None:
+        if self.style_guide_id and self.asset_id:
+            _same_project(self.style_guide, self.asset, "asset")
+
+
+class PromptTemplate(ProjectOwned):
+    class Stage(models.TextChoices):
+        STYLE = "style", "Style lock"
+        TIME = "time", "Time / light"
+        WEATHER = "weather", "Weather"
+        CHARACTERS = "characters", "Characters"
+        REFINE = "refine", "Edge refine"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompt_templates")
+    stage = models.CharField(max_length=12, choices=Stage.choices)
+    name = models.CharField(max_length=80)
+    template = models.TextField(
+        help_text="Text with {variables}, e.g. {scene_name}, {time_of_day}."
+    )
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["stage", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "stage", "name"], name="prompt_name_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {self.name}"
