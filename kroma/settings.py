@@ -171,6 +171,8 @@ SCRATCH_ROOT = envpath("KROMA_SCRATCH_ROOT", VAR_DIR / "scratch")
 PROJECTS_ROOT = envpath("KROMA_PROJECTS_ROOT", VAR_DIR / "projects")
 # Uploads above this many pixels are refused before they are decoded.
 MAX_IMAGE_PIXELS = envint("KROMA_MAX_IMAGE_PIXELS", "40000000")
+# Post-processing outputs (an x4 upscale) may be larger than uploads, up to this.
+MAX_OUTPUT_PIXELS = envint("KROMA_MAX_OUTPUT_PIXELS", "120000000")
 MAX_UPLOAD_BYTES = envint("KROMA_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

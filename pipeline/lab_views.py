@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -27,8 +28,13 @@ def _job_for_user(request: HttpRequest, job_id: str) -> LabJob:
 def lab(request: HttpRequest) -> HttpResponse:
     form = LabForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        files = [(f.name, f.read()) for f in request.FILES.getlist("images")]
+        uploads = request.FILES.getlist("images")
+        too_big = [f.name for f in uploads if f.size > settings.MAX_UPLOAD_BYTES]
+        files = [] if too_big else [(f.name, f.read()) for f in uploads]
         try:
+            if too_big:
+                limit = settings.MAX_UPLOAD_BYTES / 1e6
+                raise PipelineError(f"{', '.join(too_big)}: larger than {limit:.0f} MB each.")
             job = create_lab_job(
                 user=request.user,
                 operation=form.cleaned_data["operation"],
@@ -40,11 +46,17 @@ def lab(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             return redirect("pipeline:lab_job", job_id=job.pk)
+    prices = {
+        f"{quality}|{size}": f"{generate_estimate({'quality': quality, 'size': size}):.3f}"
+        for quality in ("low", "medium", "high")
+        for size in ("1024x1024", "1024x1536", "1536x1024")
+    }
     context = {
         "form": form,
         "jobs": LabJob.objects.filter(user=request.user)[:12],
         "nav": "lab",
-        "generate_estimate": generate_estimate({"quality": "medium", "size": "1024x1024"}),
+        "default_generate_price": prices["medium|1024x1024"],
+        "generate_prices": prices,
     }
     return render(request, "pipeline/lab.html", context, status=400 if form.errors else 200)
 

@@ -212,6 +212,7 @@ class LabJob(models.Model):
     cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

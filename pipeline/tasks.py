@@ -24,7 +24,9 @@ def execute_run_task(run_id: int) -> str:
 
 
 def sweep_task() -> dict[str, int]:
-    return sweep_expired_leases()
+    from pipeline.services.lab import sweep_stuck_lab_jobs
+
+    return {**sweep_expired_leases(), "lab_failed": sweep_stuck_lab_jobs()}
 
 
 def lab_task(job_id: str) -> str:

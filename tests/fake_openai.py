@@ -40,6 +40,7 @@ class FakeOpenAI:
     colour_specks_for: set[int] = field(default_factory=set)  # candidate positions to taint
     with_usage: bool = True
     withheld: int = 0  # answer with this many fewer images than asked (moderation)
+    ignore_background: bool = False  # answer opaque even when transparency was asked for
 
     def __post_init__(self) -> None:
         self.calls: list[Call] = []
@@ -77,7 +78,9 @@ class FakeOpenAI:
             self._server.server_close()
 
     # -- image making ------------------------------------------------------------------------
-    def make_images(self, source: bytes | None, n: int, size: str) -> list[bytes]:
+    def make_images(
+        self, source: bytes | None, n: int, size: str, transparent: bool = False
+    ) -> list[bytes]:
         width, height = (int(v) for v in size.split("x")) if "x" in size else (256, 256)
         width, height = min(width, 256), min(height, 256)
         if source:
@@ -87,6 +90,8 @@ class FakeOpenAI:
         out = []
         for i in range(n):
             image = base.point(lambda v, i=i: min(255, v + 12 * i)).convert("RGB")
+            if transparent:
+                image.putalpha(base)
             if i in self.colour_specks_for:
                 draw = ImageDraw.Draw(image)
                 for k in range(12):
@@ -149,7 +154,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(call, 200, b'{"created": 1, "data": [{"b64_json": "iVBOR')
         n = max(1, int(call.fields.get("n", "1")) - fake.withheld)
         images = fake.make_images(
-            call.images[0] if call.images else None, n, call.fields.get("size", "1024x1024")
+            call.images[0] if call.images else None,
+            n,
+            call.fields.get("size", "1024x1024"),
+            transparent=call.fields.get("background") == "transparent"
+            and not fake.ignore_background,
         )
         payload: dict[str, Any] = {
             "created": int(time.time()),

@@ -98,6 +98,11 @@ def clean_image(data: bytes, *, name: str = "", max_pixels: int) -> CleanImage:
         raise ImageRejectedError(
             f"{name or 'the upload'} is damaged or truncated and cannot be decoded ({exc})."
         ) from None
+    if fmt == "PNG" and len(data) > 24 and data[24] == 16:
+        # Pillow would reduce 16-bit colour to 8 bits: keep the decoded-and-checked original.
+        return CleanImage(
+            data, fmt, ALLOWED_FORMATS[fmt], EXTENSIONS[fmt], image.width, image.height, image.mode
+        )
     return encode_image(image, fmt)
 
 

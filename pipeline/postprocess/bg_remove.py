@@ -17,10 +17,12 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 from kroma.lib.weights import ModelMissingError, find_model
 from pipeline.errors import PipelineError
+from pipeline.postprocess.pixels import decode, encode
 
 _sessions: dict[str, object] = {}
 _lock = threading.Lock()
@@ -90,14 +92,25 @@ def session_count() -> int:
 
 
 def remove_with_rembg(data: bytes, *, model: str, alpha_matting: bool) -> bytes:
+    """The original pixels (any depth, gray or colour) with rembg's mask as their alpha.
+
+    rembg sees an 8-bit RGB preview; its mask becomes the alpha of the untouched original, so
+    16-bit and gray inputs keep their depth and mode family (gray -> gray+alpha). Existing
+    transparency is kept where it is more transparent than the mask.
+    """
     from rembg import remove
 
     session = session_for(model)
-    with Image.open(io.BytesIO(data)) as image:
-        result = remove(image.convert("RGB"), session=session, alpha_matting=alpha_matting)
-    out = io.BytesIO()
-    result.convert("RGBA").save(out, "PNG")
-    return out.getvalue()
+    pixels = decode(data, "the input")
+    floats = pixels.to_float()
+    colour = floats[..., :-1] if pixels.has_alpha else floats
+    rgb = np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else colour
+    preview = Image.fromarray(np.rint(rgb * 255).astype(np.uint8), "RGB")
+    cutout = remove(preview, session=session, alpha_matting=alpha_matting)
+    alpha = np.asarray(cutout.getchannel("A"), dtype=np.float32)[..., None] / 255.0
+    if pixels.has_alpha:
+        alpha = np.minimum(alpha, floats[..., -1:])
+    return encode(pixels.with_float(np.concatenate([colour, alpha], axis=2)))
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,6 @@ class BackgroundRemoval(FreeStep):
     def run(
         self, artifact: Artifact, params: dict[str, Any], ctx: ChainContext
     ) -> tuple[bytes, dict]:
-        decode(artifact.data, "the input")  # refuse non-images and bombs before any work
         if params["backend"] == "rembg":
             try:
                 data = bg_remove.remove_with_rembg(
@@ -61,6 +60,7 @@ class BackgroundRemoval(FreeStep):
         ctx: ChainContext,
         because: str = "",
     ) -> tuple[bytes, dict]:
+        decode(artifact.data, "the input")  # refuse non-images and bombs before paying anyone
         key, base_url = ctx.credentials(service)
         if not key:
             raise bg_remove.BackgroundError(
@@ -121,6 +121,7 @@ class EdgeRefine:
             size=params["size"],
             quality=params["quality"],
             input_fidelity="high",
+            background="transparent",
         )
         result = provider.generate(request)
         usd, units = usd_for_call(result.model, result.usage, 1, params["quality"], params["size"])
@@ -132,6 +133,12 @@ class EdgeRefine:
             units=units,
             key=f"refine/{artifact.sha256}/{result.request_id or ''}",
         )
+        refined = decode(result.images[0], "the refined cut-out")
+        if not refined.has_alpha:
+            raise PipelineError(
+                "Edge refine came back without transparency (it was billed); the cut-out before "
+                "refine is kept. Disable refine or change its prompt."
+            )
         return result.images[0], {"usd": str(usd), "request_id": result.request_id}
 
 
@@ -218,16 +225,26 @@ def run_chain(
             entry["error"] = str(exc)
             raise
         entry.update(duration_s=round(time.monotonic() - started, 3), notes=notes)
+        if "fallback" in notes:  # never let a stand-in answer for the real step next time
+            key = step_key(step.name, artifact.sha256, {**params, "fallback": notes["fallback"]})
+            entry["key"] = key
         artifact = ctx.outputs.save(step.name, key, output, artifact, {**notes, "params": params})
         entry["output_sha256"] = artifact.sha256
     return artifact
 
 
 def estimate_paid_steps(config: dict[str, Any]) -> Decimal:
-    """What the enabled paid steps cost per image (refine's per-image price)."""
-    if not config["refine"]["enabled"]:
-        return Decimal(0)
-    prices = load_prices(config["refine"]["model"])
-    quality = config["refine"]["quality"] if config["refine"]["quality"] != "auto" else "high"
-    size = config["refine"]["size"] if config["refine"]["size"] != "auto" else "1024x1024"
-    return Decimal(str(prices.per_image.get(quality, {}).get(size, 0)))
+    """What the enabled paid steps may cost per image: refine, and a paid background service
+    (as backend, or as fallback: counted in full, since the fallback may be needed)."""
+    total = Decimal(0)
+    background = config["bg_remove"]
+    if background["enabled"]:
+        for service in (background["backend"], background.get("fallback")):
+            if service in ("photoroom", "removebg"):
+                total += Decimal(str(_service_price(service)))
+    if config["refine"]["enabled"]:
+        prices = load_prices(config["refine"]["model"])
+        quality = config["refine"]["quality"] if config["refine"]["quality"] != "auto" else "high"
+        size = config["refine"]["size"] if config["refine"]["size"] != "auto" else "1024x1024"
+        total += Decimal(str(prices.per_image.get(quality, {}).get(size, 0)))
+    return total

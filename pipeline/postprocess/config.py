@@ -155,7 +155,7 @@ def validate_profile(name: str, profile: Any, source: str) -> dict[str, Any]:
             except ValueError as exc:
                 raise ConfigError(source, f"{where}.split_toning.{part}", str(exc)) from None
         try:
-            _num(-1, 1)(toning.get("balance", 0.0))
+            _num(-0.95, 0.95)(toning.get("balance", 0.0))
         except ValueError as exc:
             raise ConfigError(source, f"{where}.split_toning.balance", str(exc)) from None
     return profile

@@ -12,6 +12,7 @@ import hashlib
 import io
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,18 +67,19 @@ def sha256(data: bytes) -> str:
 
 
 def _png_bit_depth(data: bytes) -> int | None:
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+    if len(data) >= 25 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
         return data[24]
     return None
 
 
 def _check_size(width: int, height: int, name: str) -> None:
+    """Inputs of post-processing are uploads or earlier steps' outputs (up to the output cap)."""
     if width < 2 or height < 2:
         raise ImageInputError(f"{name} is {width}x{height}; images need at least 2x2 pixels.")
-    if width * height > settings.MAX_IMAGE_PIXELS:
+    if width * height > settings.MAX_OUTPUT_PIXELS:
         raise ImageInputError(
             f"{name} is {width}x{height} = {width * height / 1e6:.1f} megapixels; the limit is "
-            f"{settings.MAX_IMAGE_PIXELS / 1e6:.1f} (KROMA_MAX_IMAGE_PIXELS)."
+            f"{settings.MAX_OUTPUT_PIXELS / 1e6:.1f} (KROMA_MAX_OUTPUT_PIXELS)."
         )
 
 
@@ -99,14 +101,15 @@ def decode(data: bytes, name: str = "the image") -> Pixels:
         pixels = declared_pixels(str(exc))
         size = f"{pixels / 1e6:.1f} megapixels" if pixels else "too many pixels"
         raise ImageInputError(
-            f"{name} is {size}; the limit is {settings.MAX_IMAGE_PIXELS / 1e6:.1f} "
-            "(KROMA_MAX_IMAGE_PIXELS)."
+            f"{name} is {size}; the limit is {settings.MAX_OUTPUT_PIXELS / 1e6:.1f} "
+            "(KROMA_MAX_OUTPUT_PIXELS)."
         ) from None
     except UnidentifiedImageError:
         raise ImageInputError(f"{name} is not an image Kroma can read.") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageInputError(f"{name} is damaged or truncated ({exc}).") from None
-    icc = image.info.get("icc_profile")
+    # A CMYK (or other non-RGB) profile would lie about the RGB pixels we produce: drop it.
+    icc = image.info.get("icc_profile") if image.mode not in ("CMYK", "YCbCr", "LAB") else None
     if image.mode in ("I;16", "I;16B", "I"):
         array = np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
         return Pixels(array[..., None], icc)
@@ -129,8 +132,11 @@ def _decode_16bit(data: bytes, name: str) -> Pixels:
     raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise ImageInputError(f"{name} is a damaged or truncated 16-bit PNG.")
+    gray_alpha = data[25] == 4  # PNG colour type 4; OpenCV expands it to BGRA
     if raw.ndim == 2:
         raw = raw[..., None]
+    elif gray_alpha and raw.shape[2] == 4:
+        raw = raw[..., [0, 3]]
     elif raw.shape[2] == 3:
         raw = raw[..., ::-1]  # OpenCV is BGR
     elif raw.shape[2] == 4:
@@ -141,6 +147,8 @@ def _decode_16bit(data: bytes, name: str) -> Pixels:
 def encode(pixels: Pixels) -> bytes:
     """Pixels -> PNG bytes in the same mode family and bit depth."""
     array = pixels.array
+    if pixels.bit_depth == 16 and pixels.channels == 2:
+        return _png_gray_alpha_16(array)
     if pixels.bit_depth == 16 and pixels.channels != 1:
         import cv2
 
@@ -149,8 +157,6 @@ def encode(pixels: Pixels) -> bytes:
             raw = raw[..., ::-1]
         elif raw.shape[2] == 4:
             raw = raw[..., [2, 1, 0, 3]]
-        elif raw.shape[2] == 2:
-            raw = raw[..., [0, 0, 0, 1]]
         ok, buffer = cv2.imencode(".png", np.ascontiguousarray(raw))
         assert ok
         return buffer.tobytes()
@@ -172,3 +178,22 @@ def resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         for c in range(array.shape[2])
     ]
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
+
+
+def _png_gray_alpha_16(array: np.ndarray) -> bytes:
+    """16-bit gray+alpha PNG (colour type 4), which neither Pillow nor OpenCV writes."""
+    height, width = array.shape[:2]
+    rows = np.ascontiguousarray(array.astype(">u2")).reshape(height, width * 2)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows.view(np.uint8)], axis=1)
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        body = kind + payload
+        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 4, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )

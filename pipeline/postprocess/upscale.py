@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
 from kroma.lib.weights import ModelMissingError, find_model
 from pipeline.errors import PipelineError
@@ -85,6 +86,14 @@ def lanczos(pixels: Pixels, scale: int) -> Pixels:
 def upscale(pixels: Pixels, params: dict) -> tuple[Pixels, dict]:
     """Upscale by params['scale'] (2 or 4); returns the image and notes for the run log."""
     scale = params["scale"]
+    width, height = pixels.size
+    if width * height * scale * scale > settings.MAX_OUTPUT_PIXELS:
+        raise UpscaleError(
+            f"x{scale} would make {width * scale}x{height * scale} = "
+            f"{width * height * scale * scale / 1e6:.0f} megapixels; the limit is "
+            f"{settings.MAX_OUTPUT_PIXELS / 1e6:.0f} (KROMA_MAX_OUTPUT_PIXELS); use x2 or a "
+            "smaller input."
+        )
     notes: dict = {"model": params["model"], "scale": scale}
     try:
         model_path = find_model(params["model"])

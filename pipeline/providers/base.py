@@ -20,6 +20,7 @@ class GenerationRequest:
     size: str = "1024x1024"
     quality: str = "medium"
     input_fidelity: str = "high"
+    background: str | None = None  # "transparent" asks for an alpha channel
     timeout_s: float = 180.0
     max_retries: int = 4
     retry_base_s: float = 2.0

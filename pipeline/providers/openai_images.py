@@ -64,6 +64,8 @@ class OpenAIProvider:
             "quality": request.quality,
             "timeout": request.timeout_s,
         }
+        if request.background:
+            kwargs["background"] = request.background
         endpoint = self._client.images.with_raw_response.generate
         if request.images:
             endpoint = self._client.images.with_raw_response.edit

@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline.config import load_prices
 from pipeline.models import CostEvent, Run, RunJob
+from projects.models import Project
 
 
 def usd_for_call(
@@ -37,20 +38,24 @@ def usd_for_call(
 
 def record_cost_event(
     *,
-    job: RunJob,
-    run: Run,
+    job: RunJob | None,
+    run: Run | None,
     key: str,
     provider: str,
     model: str,
     operation: str,
     usd: Decimal,
     units: dict[str, Any],
+    project: Project | None = None,
 ) -> CostEvent:
-    """One event per billed call; the key makes a second recording of the same call a no-op."""
+    """One event per billed call; the key makes a second recording of the same call a no-op.
+
+    Without a run (post-processing a project's files by hand), pass `project`.
+    """
     event, _ = CostEvent.objects.get_or_create(
         idempotency_key=key,
         defaults={
-            "project_id": run.project_id,
+            "project_id": project.pk if project is not None else run.project_id,
             "run": run,
             "job": job,
             "provider": provider,

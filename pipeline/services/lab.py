@@ -6,6 +6,7 @@ processed by a worker (the job row is claimed once), and can later be saved into
 
 from __future__ import annotations
 
+import logging
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,7 @@ from pipeline.services.postprocess import chain_config
 from projects.models import Asset, AuditEvent, Project
 from projects.services.assets import store_image
 
+log = logging.getLogger(__name__)
 MAX_FILES = 20
 GENERATE_MODEL = "gpt-image-1"
 
@@ -107,9 +109,13 @@ def _enqueue(job: LabJob) -> None:
 
 
 def process_lab_job(job_id: str) -> LabJob | None:
-    """Claim the job once and process every input; progress is saved after each image."""
+    """Claim the job once and process every input; progress is saved after each image.
+
+    An image that fails is recorded with its reason and the others go on; anything that stops
+    the whole job marks it failed with the reason, so a job never stays "running".
+    """
     claimed = LabJob.objects.filter(pk=job_id, status=LabJob.Status.QUEUED).update(
-        status=LabJob.Status.RUNNING, attempts=F("attempts") + 1
+        status=LabJob.Status.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now()
     )
     if not claimed:
         return None
@@ -121,13 +127,18 @@ def process_lab_job(job_id: str) -> LabJob | None:
             _postprocess(job)
     except PipelineError as exc:
         job.status, job.error = LabJob.Status.FAILED, str(exc)
+    except (
+        Exception
+    ) as exc:  # a bug or the machine: say so on the job, keep the traceback in the log
+        log.exception("lab job %s crashed", job.pk)
+        job.status, job.error = (
+            LabJob.Status.FAILED,
+            f"internal error ({type(exc).__name__}: {exc})",
+        )
     else:
         failed = [o for o in job.outputs if o.get("error")]
-        job.status = (
-            LabJob.Status.FAILED
-            if failed and len(failed) == len(job.outputs)
-            else LabJob.Status.DONE
-        )
+        all_failed = bool(failed) and len(failed) == len(job.outputs)
+        job.status = LabJob.Status.FAILED if all_failed else LabJob.Status.DONE
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "outputs", "finished_at", "cost_usd"])
     return job
@@ -148,6 +159,9 @@ def _postprocess(job: LabJob) -> None:
             )
         except PipelineError as exc:
             job.outputs = [*job.outputs, {"input": index, "error": str(exc)}]
+        except Exception as exc:  # one broken image must not sink the others
+            log.exception("lab job %s, image %s crashed", job.pk, index)
+            job.outputs = [*job.outputs, {"input": index, "error": f"internal error ({exc})"}]
         else:
             target = folder / f"out_{index}.png"
             target.write_bytes(final.data)
@@ -215,3 +229,13 @@ def save_lab_outputs(*, job: LabJob, project: Project, user: AbstractBaseUser) -
 def delete_lab_job(job: LabJob) -> None:
     shutil.rmtree(job_folder(job), ignore_errors=True)
     job.delete()
+
+
+def sweep_stuck_lab_jobs() -> int:
+    """Lab jobs whose worker died are failed, with the reason, after the task timeout."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    return LabJob.objects.filter(status=LabJob.Status.RUNNING, started_at__lt=cutoff).update(
+        status=LabJob.Status.FAILED,
+        error="the worker stopped while processing this job; start it again",
+        finished_at=timezone.now(),
+    )

@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.config import deep_merge
+from pipeline.models import Run, RunJob
 from pipeline.postprocess.base import Artifact, ChainContext
 from pipeline.postprocess.chain import run_chain
 from pipeline.postprocess.config import load_postprocess, validate_postprocess
 from pipeline.postprocess.outputs import ProjectOutputs
+from pipeline.services.costs import record_cost_event
 from pipeline.services.credentials import credentials
 from projects.models import Asset, Project
 from projects.storage import read_file
@@ -54,3 +56,14 @@ def postprocess_asset(
         exc.chain_log = ctx.log  # type: ignore[attr-defined]
         raise
     return final, ctx.log
+
+
+def cost_recorder(
+    *, project: Project, run: Run | None = None, job: RunJob | None = None, prefix: str = ""
+) -> Callable[..., None]:
+    """A `record_cost` for the chain: each paid step becomes a CostEvent of the project."""
+
+    def record(*, key: str, **cost: Any) -> None:
+        record_cost_event(project=project, run=run, job=job, key=f"{prefix}{key}", **cost)
+
+    return record

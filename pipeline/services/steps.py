@@ -29,7 +29,7 @@ from pipeline.providers.base import GenerationRequest, InputImage
 from pipeline.qa import QAResult, check_image, rank_candidates
 from pipeline.services.costs import record_cost_event, usd_for_call
 from pipeline.services.credentials import credentials
-from pipeline.services.postprocess import postprocess_asset
+from pipeline.services.postprocess import cost_recorder, postprocess_asset
 from projects.models import Asset, AssetLink, Project
 from projects.storage import move_file, read_file, storage_for, write_file_atomic
 
@@ -313,10 +313,9 @@ def postprocess(ctx: JobContext) -> None:
     if selected is None or selected.asset is None:
         return
     run, job = ctx.run, ctx.job
-
-    def charge(*, key: str, **cost: Any) -> None:
-        record_cost_event(job=job, run=run, key=f"{run.uid}/job{job.index}/{key}", **cost)
-
+    charge = cost_recorder(
+        project=ctx.project, run=run, job=job, prefix=f"{run.uid}/job{job.index}/"
+    )
     try:
         final, log = postprocess_asset(
             project=ctx.project,

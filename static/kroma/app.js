@@ -24,9 +24,21 @@
       group.hidden = group.getAttribute("data-lab-op").split(" ").indexOf(chosen.value) < 0;
     });
   }
+  // ...and the price of what "Generate" would cost for the chosen quality and size.
+  function showGeneratePrice() {
+    var table = document.getElementById("generate-prices");
+    var quality = document.querySelector("select[name=quality]");
+    var size = document.querySelector("select[name=size]");
+    var target = document.getElementById("generate-price");
+    if (!table || !quality || !size || !target) { return; }
+    var prices = JSON.parse(table.textContent);
+    target.textContent = prices[quality.value + "|" + size.value] || "?";
+  }
   document.addEventListener("change", function (event) {
     if (event.target.name === "operation") { showLabGroups(); }
+    if (event.target.name === "quality" || event.target.name === "size") { showGeneratePrice(); }
   });
+  showGeneratePrice();
   showLabGroups();
   // A failed request should say so instead of doing nothing.
   document.body.addEventListener("htmx:responseError", function (event) {

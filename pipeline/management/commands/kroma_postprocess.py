@@ -9,17 +9,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Sum
 
 from kroma.lib.images import ImageRejectedError
 from pipeline.config import ConfigError
 from pipeline.errors import PipelineError
-from pipeline.models import Run, RunCandidate
+from pipeline.models import CostEvent, Run, RunCandidate
 from pipeline.postprocess.base import ChainContext
 from pipeline.postprocess.chain import STEP_NAMES, run_chain
 from pipeline.postprocess.outputs import FolderOutputs
 from pipeline.runlog import write_run_log
 from pipeline.services.credentials import credentials
-from pipeline.services.postprocess import chain_config, postprocess_asset
+from pipeline.services.postprocess import chain_config, cost_recorder, postprocess_asset
 from projects.models import Asset, Project
 from projects.services.assets import store_image
 
@@ -131,6 +132,12 @@ class Command(BaseCommand):
                     config=config,
                     steps=steps,
                     confirm_spend=confirm,
+                    record_cost=cost_recorder(
+                        project=project,
+                        run=run,
+                        job=candidate.job,
+                        prefix=f"{run.uid}/job{candidate.job.index}/",
+                    ),
                 )
                 job = candidate.job
                 job.details["postprocess"] = log
@@ -139,6 +146,9 @@ class Command(BaseCommand):
 
             failures += not self._one(candidate.job.scene_key, work)
         self._progress(len(selected), len(selected), "images")
+        cost = CostEvent.objects.filter(run=run).aggregate(total=Sum("usd"))["total"] or 0
+        Run.objects.filter(pk=run.pk).update(actual_cost_usd=cost)
+        run.refresh_from_db()
         write_run_log(run)
         return failures
 
@@ -160,6 +170,7 @@ class Command(BaseCommand):
                     config=config,
                     steps=steps,
                     confirm_spend=opts["confirm_spend"],
+                    record_cost=cost_recorder(project=project, prefix="postprocess/"),
                 )
                 return final.ref.path if isinstance(final.ref, Asset) else "", log
 
