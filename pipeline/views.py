@@ -88,6 +88,7 @@ def _run_context(run: Run) -> dict:
         "project": run.project,
         "run": run,
         "jobs": jobs,
+        "jobs_done": sum(1 for job in jobs if job.status == "done"),
         "final": run.status in Run.FINAL_STATUSES or run.mode == Run.Mode.DRY,
     }
 

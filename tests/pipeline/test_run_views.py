@@ -179,3 +179,21 @@ def test_user_can_override_the_pick_and_the_log_says_so(artist_client, scene_pro
     assert job["candidates"][other.index]["selected"] is True
     page = artist_client.get(reverse("pipeline:run_detail", args=["noir_city", run.uid]))
     assert "use this" in page.content.decode()
+
+
+def test_run_page_counts_scenes_done(artist_client, scene_project, user):
+    from pipeline.models import RunJob
+
+    run = submit_run(
+        project=scene_project,
+        user=user,
+        stage="style",
+        provider="local",
+        mode="run",
+        dispatch="none",
+    )
+    RunJob.objects.filter(run=run, index=0).update(status="done")
+    body = artist_client.get(
+        reverse("pipeline:run_detail", args=["noir_city", run.uid])
+    ).content.decode()
+    assert '<div class="value">1/3</div>' in body
