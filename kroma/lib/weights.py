@@ -82,3 +82,20 @@ def models_dir_status() -> dict[str, object]:
         ],
         "missing": sorted(set(KNOWN_MODELS) - {m.name for m in list_models()}),
     }
+
+
+_fingerprints: dict[tuple[str, int, int], str] = {}
+
+
+def model_fingerprint(filename: str) -> str:
+    """sha256 of the model file that would be loaded (cached by path, size and mtime), or
+    'missing'. Step keys include it, so replacing a model's weights re-runs its step."""
+    try:
+        path = find_model(filename)
+    except ModelMissingError:
+        return "missing"
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _fingerprints:
+        _fingerprints[key] = ModelFile(path.name, path, stat.st_size, None).sha256()
+    return _fingerprints[key]

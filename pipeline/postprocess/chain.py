@@ -12,6 +12,7 @@ from typing import Any
 
 from PIL import Image
 
+from kroma.lib.weights import model_fingerprint
 from pipeline.config import load_prices
 from pipeline.errors import PipelineError
 from pipeline.postprocess import bg_remove, color, upscale
@@ -175,6 +176,10 @@ def step_params(config: dict[str, Any], step: str) -> dict[str, Any]:
     params = {k: v for k, v in config[step].items() if k != "enabled"}
     if step == "color":
         params["profile_settings"] = load_color_profiles()[params["profile"]]
+    if step == "upscale":
+        params["model_sha256"] = model_fingerprint(params["model"])
+    if step == "bg_remove" and params["backend"] == "rembg":
+        params["model_sha256"] = model_fingerprint(bg_remove.MODEL_FILES.get(params["model"], ""))
     return params
 
 

@@ -248,3 +248,16 @@ def test_lab_refuses_files_over_the_upload_limit(artist_client, settings, tmp_pa
     assert response.status_code == 400
     assert "big.jpg: larger than" in response.content.decode()
     assert LabJob.objects.count() == 0
+
+
+def test_replacing_a_model_file_changes_the_step_key(settings, tmp_path):
+    from pipeline.postprocess.chain import step_params
+
+    settings.MODELS_DIR = tmp_path
+    config = chain_config(None)
+    before = step_params(config, "upscale")["model_sha256"]
+    shutil.copyfile(
+        settings.BUNDLED_WEIGHTS_DIR / "u2netp.onnx", tmp_path / "realesr-animevideov3.onnx"
+    )  # different weights, same name
+    after = step_params(config, "upscale")["model_sha256"]
+    assert before != after and len(after) == 64
