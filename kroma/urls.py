@@ -11,6 +11,7 @@ admin.site.site_title = "Kroma admin"
 
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

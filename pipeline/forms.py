@@ -3,8 +3,9 @@ from __future__ import annotations
 from django import forms
 
 from pipeline.config import STAGES, ConfigError, load_manifest
-from pipeline.errors import GuardError
+from pipeline.errors import GuardError, ProviderError
 from pipeline.postprocess.config import load_color_profiles
+from pipeline.services.credentials import credentials
 from pipeline.services.refs import resolve_scenes
 from projects.models import Project
 
@@ -39,6 +40,16 @@ class RunForm(forms.Form):
         except (GuardError, ConfigError):  # no scenes yet, or a bad manifest: planning says why
             keys = []
         self.fields["scenes"].choices = [(key, key) for key in keys]
+        try:
+            has_key = bool(credentials(project, "openai")[0])
+        except ProviderError:
+            has_key = False
+        if not has_key:
+            self.fields["provider"].initial = "local"
+            self.fields["provider"].help_text = (
+                "No OpenAI key is set up: add the project secret openai/api_key "
+                "(Admin → Project secrets) or OPENAI_API_KEY to use OpenAI."
+            )
 
 
 class MultipleFileInput(forms.ClearableFileInput):

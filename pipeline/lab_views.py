@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -97,7 +99,16 @@ def lab_file(request: HttpRequest, job_id: str, name: str) -> FileResponse:
     if not path.is_file():
         raise Http404("The file is gone from the scratch area.")
     download = request.GET.get("download") == "1"
-    return FileResponse(path.open("rb"), as_attachment=download, filename=name)
+    return FileResponse(path.open("rb"), as_attachment=download, filename=_download_name(job, name))
+
+
+def _download_name(job: LabJob, name: str) -> str:
+    """out_0.png -> car-1.bg_remove.png: the input's name and what was done to it."""
+    for output in job.outputs:
+        if output.get("file") == name and output.get("input") is not None:
+            stem = Path(job.inputs[output["input"]]["name"]).stem
+            return f"{stem}.{job.operation}.png"
+    return name
 
 
 @login_required
@@ -111,9 +122,11 @@ def lab_save(request: HttpRequest, job_id: str) -> HttpResponse:
         messages.error(request, "Choose one of your projects to save into.")
         return redirect("pipeline:lab_job", job_id=job.pk)
     try:
-        assets = save_lab_outputs(job=job, project=project, user=request.user)
+        assets, new = save_lab_outputs(job=job, project=project, user=request.user)
     except PipelineError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Saved {len(assets)} image(s) to {project.name}.")
+        kept = len(assets) - new
+        note = f" ({kept} already there)" if kept else ""
+        messages.success(request, f"Saved {new} new image(s) to {project.name}{note}.")
     return redirect("pipeline:lab_job", job_id=job.pk)

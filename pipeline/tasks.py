@@ -34,3 +34,12 @@ def lab_task(job_id: str) -> str:
 
     job = process_lab_job(job_id)
     return job.status if job else "already claimed"
+
+
+def repostprocess_task(job_id: int) -> str:
+    from pipeline.models import RunJob
+    from pipeline.services.runs import repostprocess_job
+
+    if not RunJob.objects.filter(pk=job_id).exists():
+        return "job gone"
+    return str(repostprocess_job(job_id).details.get("final_asset"))

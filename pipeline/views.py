@@ -9,13 +9,13 @@ from django_htmx.http import HttpResponseStopPolling
 from pipeline.config import ConfigError, validate_manifest
 from pipeline.errors import PipelineError
 from pipeline.forms import RunForm
-from pipeline.models import Run, RunCandidate
+from pipeline.models import Run, RunCandidate, RunJob
 from pipeline.services.execute import cancel_run
 from pipeline.services.runs import override_selection, submit_run
 from pipeline.services.stats import project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
-from projects.models import Project
+from projects.models import Asset, Project
 
 CLAIMING = "…"  # a plan being turned into a run right now
 
@@ -82,14 +82,25 @@ def _run_context(run: Run) -> dict:
     by_job: dict[int, list[RunCandidate]] = {}
     for candidate in candidates:
         by_job.setdefault(candidate.job_id, []).append(candidate)
-    for job in jobs:
+    final_ids = [job.details.get("final_asset", {}).get("id") for job in jobs]
+    finals = Asset.objects.filter(project=run.project, pk__in=[i for i in final_ids if i]).in_bulk()
+    for job, final_id in zip(jobs, final_ids, strict=True):
         job.candidate_list = by_job.get(job.pk, [])
+        job.final_output = finals.get(final_id)
+    active = any(job.status in (RunJob.Status.QUEUED, RunJob.Status.RUNNING) for job in jobs)
+    variation = run.plan.get("variation") or (
+        run.manifest_snapshot.get("variations", {}).get(run.stage)
+        if run.stage in ("time", "weather")
+        else None
+    )
     return {
         "project": run.project,
         "run": run,
         "jobs": jobs,
         "jobs_done": sum(1 for job in jobs if job.status == "done"),
-        "final": run.status in Run.FINAL_STATUSES or run.mode == Run.Mode.DRY,
+        "variation": variation,
+        # A canceled run keeps updating until its running scenes have stopped.
+        "final": run.mode == Run.Mode.DRY or (run.status in Run.FINAL_STATUSES and not active),
     }
 
 

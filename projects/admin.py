@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -83,15 +83,19 @@ class StyleGuideAdmin(admin.ModelAdmin):
 
     @admin.action(description="Lock selected style guides")
     def lock(self, request: HttpRequest, queryset: Any) -> None:
-        for guide in queryset:
-            guide.status = models.StyleGuide.Status.LOCKED
-            guide.save()
+        self._set_status(request, queryset, models.StyleGuide.Status.LOCKED)
 
     @admin.action(description="Unlock selected style guides (back to draft)")
     def unlock(self, request: HttpRequest, queryset: Any) -> None:
+        self._set_status(request, queryset, models.StyleGuide.Status.DRAFT)
+
+    def _set_status(self, request: HttpRequest, queryset: Any, status: str) -> None:
+        names = []
         for guide in queryset:
-            guide.status = models.StyleGuide.Status.DRAFT
+            guide.status = status
             guide.save()
+            names.append(guide.name)
+        self.message_user(request, f"{', '.join(names)}: now {status}.", messages.SUCCESS)
 
 
 class ReferenceSetItemInline(ImageRowInline):

@@ -5,6 +5,9 @@ from django import forms
 from projects.models import Project, slug_validator
 from projects.services.projects import slug_from_name
 
+# First path segments Kroma's own URLs use under /projects/ and at the root.
+RESERVED_SLUGS = {"new", "admin", "api", "lab", "static", "soon"}
+
 
 class NewProjectForm(forms.Form):
     name = forms.CharField(max_length=120, strip=True)
@@ -28,6 +31,12 @@ class NewProjectForm(forms.Form):
             slug_validator(slug)
         except forms.ValidationError as exc:
             self.add_error("slug" if cleaned.get("slug") else "name", exc)
+            return cleaned
+        if slug in RESERVED_SLUGS:
+            self.add_error(
+                "slug" if cleaned.get("slug") else "name",
+                f"“{slug}” is reserved by Kroma's own pages; choose another slug.",
+            )
             return cleaned
         if Project.objects.filter(slug=slug).exists():
             self.add_error(

@@ -5,10 +5,10 @@ import io
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 from PIL import Image
 
 from projects.access import get_project_for_user
@@ -66,12 +66,17 @@ def edit_story(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     form = StoryForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
+        changed = form.changed_data
         update_story(
             project=project,
             actor=request.user,
-            **{name: form.cleaned_data[name] for name in form.changed_data},
+            **{name: form.cleaned_data[name] for name in changed},
         )
-        return render(request, "projects/universe.html#story", {"project": project})
+        if not request.htmx:
+            return redirect("projects:universe", slug=project.slug)
+        if "name" in changed:  # the heading, sidebar and title show the name: reload them all
+            return HttpResponseClientRefresh()
+        return render(request, "projects/universe.html#story", {"project": project, "saved": True})
     template = "projects/universe.html#story-form" if request.htmx else "projects/story_edit.html"
     status = 400 if form.errors else 200
     return render(request, template, {"project": project, "form": form}, status=status)

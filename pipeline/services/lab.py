@@ -75,6 +75,11 @@ def create_lab_job(
         if files:
             raise GuardError("Generate makes new images from the prompt; remove the uploads.")
         estimate = generate_estimate(params)
+        if not credentials(None, "openai")[0]:
+            raise GuardError(
+                "Generate needs an OpenAI API key on the server (OPENAI_API_KEY); the Lab belongs "
+                "to no project, so project secrets do not apply here."
+            )
         if not confirm_spend:
             raise GuardError(f"Generating costs about ${estimate:.2f}: tick the confirmation.")
         params = {**params, "estimate_usd": str(estimate)}
@@ -195,10 +200,16 @@ def _generate(job: LabJob) -> None:
 
 
 @transaction.atomic
-def save_lab_outputs(*, job: LabJob, project: Project, user: AbstractBaseUser) -> list[Asset]:
-    """Copy the job's results into `project` as assets (validated like any upload)."""
+def save_lab_outputs(
+    *, job: LabJob, project: Project, user: AbstractBaseUser
+) -> tuple[list[Asset], int]:
+    """Copy the job's results into `project` as assets (validated like any upload).
+
+    Returns the assets and how many of them are new (saving twice adds nothing).
+    """
     folder = job_folder(job)
     assets = []
+    before = Asset.objects.filter(project=project).count()
     for output in job.outputs:
         if not output.get("file"):
             continue
@@ -223,7 +234,7 @@ def save_lab_outputs(*, job: LabJob, project: Project, user: AbstractBaseUser) -
         target=str(job.id),
         data={"assets": [a.pk for a in assets]},
     )
-    return assets
+    return assets, Asset.objects.filter(project=project).count() - before
 
 
 def delete_lab_job(job: LabJob) -> None:

@@ -180,16 +180,24 @@ def _check_inputs(
 ) -> tuple[list[InputRef], list[InputRef], list[InputRef], StyleGuide | None, list[str]]:
     """Resolve and guard the run's inputs: (scenes, style refs, character refs, guide, warnings)."""
     if stage == "characters" and locked_style_guide(project) is None:
+        if not StyleGuide.objects.filter(project=project).exists():
+            raise GuardError(
+                "The characters stage needs a locked style, and this project has no style guide: "
+                "create one with style references (Admin → Style guides → Add), then lock it."
+            )
         raise GuardError(
-            "The characters stage needs a locked style: lock the project's style guide first "
-            "(Admin → Style guides → Lock), after the style stage looks right."
+            "The characters stage needs a locked style: once the style stage looks right, lock "
+            "the style guide (Admin → Style guides: set its Status to Locked, or tick it and "
+            "choose “Lock selected style guides”)."
         )
     style_refs, guide = resolve_style_refs(
         project, manifest["style_refs"], manifest["policy.allowed_style_roots"]
     )
     if not style_refs:
         raise GuardError(
-            "No style references: add images to a style guide or list style_refs in the manifest."
+            "This project has no style references: add images to its style guide (Admin → Style "
+            "guides → Style references), or list their paths as style_refs in the project's "
+            "manifest overrides."
         )
     warnings = (
         [f"Style guide '{guide.name}' is not locked yet."] if guide and not guide.is_locked else []

@@ -8,8 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from pipeline.config import Manifest
-from pipeline.errors import GuardError
-from pipeline.models import Run, RunCandidate
+from pipeline.errors import GuardError, PipelineError
+from pipeline.models import Run, RunCandidate, RunJob
 from pipeline.runlog import write_run_log
 from pipeline.services.execute import enqueue_run, execute_run
 from pipeline.services.plan import create_run, plan_run
@@ -86,7 +86,13 @@ def override_selection(*, candidate: RunCandidate, user: AbstractBaseUser | None
             "from": previous.index if previous else None,
             "to": candidate.index,
         }
+        # The old final output belonged to the old pick; the new one is made in the worker.
+        job.details.pop("final_asset", None)
+        job.details["postprocess"] = []
         job.save(update_fields=["details"])
+        config = job.run.plan.get("postprocess") or {}
+        if any(step.get("enabled") for step in config.values()):
+            transaction.on_commit(lambda: _enqueue_repostprocess(job.pk))
         AuditEvent.objects.create(
             project=job.project,
             actor=user,
@@ -97,3 +103,23 @@ def override_selection(*, candidate: RunCandidate, user: AbstractBaseUser | None
     write_run_log(job.run)
     candidate.refresh_from_db()
     return candidate
+
+
+def _enqueue_repostprocess(job_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("pipeline.tasks.repostprocess_task", job_id, task_name=f"postprocess job {job_id}")
+
+
+def repostprocess_job(job_id: int) -> RunJob:
+    """Post-process a job's (newly) selected candidate again and rewrite the run log."""
+    from pipeline.services.steps import JobContext, postprocess
+
+    job = RunJob.objects.select_related("run__project").get(pk=job_id)
+    try:
+        postprocess(JobContext(run=job.run, job=job))
+    except PipelineError as exc:
+        job.details.setdefault("errors", []).append({"step": "postprocess", "error": str(exc)})
+    job.save(update_fields=["details"])
+    write_run_log(job.run)
+    return job

@@ -15,6 +15,7 @@ from projects.models import Project
 @dataclass(frozen=True)
 class ProjectStats:
     total_runs: int
+    dry_plans: int
     assets: int
     cost_usd: Decimal
     qa_reports: int
@@ -27,13 +28,18 @@ class ProjectStats:
 
 
 def project_stats(project: Project) -> ProjectStats:
-    runs = Run.objects.filter(project=project).aggregate(total=Count("id"), last=Max("created_at"))
+    runs = Run.objects.filter(project=project).aggregate(
+        total=Count("id", filter=Q(mode=Run.Mode.RUN)),
+        plans=Count("id", filter=Q(mode=Run.Mode.DRY)),
+        last=Max("created_at"),
+    )
     qa = QualityReport.objects.filter(project=project).aggregate(
         total=Count("id"), passed=Count("id", filter=Q(passed=True))
     )
     cost = CostEvent.objects.filter(project=project).aggregate(total=Sum("usd"))["total"]
     return ProjectStats(
         total_runs=runs["total"],
+        dry_plans=runs["plans"],
         assets=project.assets.count(),
         cost_usd=cost or Decimal(0),
         qa_reports=qa["total"],
