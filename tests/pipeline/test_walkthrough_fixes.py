@@ -13,7 +13,7 @@ from pipeline.services.lab import create_lab_job, process_lab_job
 from pipeline.services.plan import plan_run
 from pipeline.services.runs import override_selection, repostprocess_job, submit_run
 from projects.models import Asset, Project, StyleGuide
-from tests.conftest import FAST_RETRIES
+from tests.conftest import FAST_RETRIES, NO_POSTPROCESS
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -58,7 +58,7 @@ def test_a_new_pick_is_post_processed_again(
 ):
     scene_project.manifest_overrides = {
         **FAST_RETRIES,
-        "postprocess": {"color": {"enabled": True, "profile": "cold_rain"}},
+        "postprocess": {**NO_POSTPROCESS, "color": {"enabled": True, "profile": "cold_rain"}},
     }
     scene_project.save()
     run = submit_run(
