@@ -135,4 +135,4 @@ def test_lab_upload_compare_and_save_in_the_browser(
     expect(page.locator("text=Download")).to_have_count(2)
     page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
     page.click("text=Save to project")
-    expect(page.locator(".flash")).to_contain_text("Saved 2 image(s) to Noir City")
+    expect(page.locator(".flash")).to_contain_text("Saved 2 new image(s) to Noir City")
