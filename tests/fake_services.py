@@ -7,6 +7,7 @@ import email.policy
 import io
 import json
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +21,7 @@ class FakeCutoutService:
         self.key_header = key_header
         self.calls: list[dict] = []
         self.faults: deque[int] = deque()
+        self.delay_s = 0.0
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -43,6 +45,7 @@ class FakeCutoutService:
                     p.get_payload(decode=True) for p in message.iter_parts() if p.get_filename()
                 )
                 fake.calls.append({"key": self.headers.get(fake.key_header), "bytes": len(image)})
+                time.sleep(fake.delay_s)
                 if fake.faults:
                     status = fake.faults.popleft()
                     payload = json.dumps({"errors": [{"title": "Insufficient credits"}]}).encode()

@@ -157,3 +157,17 @@ def test_paid_backend_without_a_key_or_confirmation_is_refused(photoroom, tmp_pa
             ctx=_context(tmp_path, {"photoroom": ("k", photoroom.url)}, confirm=False),
         )
     assert photoroom.calls == []
+
+
+def test_a_service_that_does_not_answer_in_time_is_a_clear_error(photoroom, tmp_path):
+    photoroom.delay_s = 2.0
+    ctx = _context(tmp_path, {"photoroom": ("pr-key", photoroom.url)})
+    with pytest.raises(
+        bg_remove.BackgroundError, match="PhotoRoom could not be reached: timed out"
+    ):
+        run_chain(
+            data=(EXAMPLES / "car-1.jpg").read_bytes(),
+            source=None,
+            config=_config(backend="photoroom", timeout_s=0.5),
+            ctx=ctx,
+        )
