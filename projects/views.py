@@ -2,19 +2,23 @@ from __future__ import annotations
 
 import io
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 from PIL import Image
 
+from kroma.lib.images import ImageRejectedError
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm, StoryForm
-from projects.models import Asset
+from projects.models import Asset, Project
 from projects.services.projects import create_project, update_story
+from projects.services.references import add_references
 from projects.storage import storage_for
 
 THUMB_SIZE = 320
@@ -48,16 +52,50 @@ def new_project(request: HttpRequest) -> HttpResponse:
 @login_required
 def universe(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    context = {
+    template = "projects/universe.html#story" if request.htmx else "projects/universe.html"
+    return render(request, template, _universe_context(project))
+
+
+def _universe_context(project: Project, **extra: object) -> dict[str, object]:
+    return {
         "project": project,
+        "scenes": project.assets.filter(kind=Asset.Kind.SCENE_REF).order_by("created_at"),
         "characters": project.characters.prefetch_related("reference_sets__items__asset"),
         "style_guides": project.style_guides.prefetch_related("references__asset"),
         "reference_sets": project.reference_sets.select_related("character").prefetch_related(
             "items__asset"
         ),
+        **extra,
     }
-    template = "projects/universe.html#story" if request.htmx else "projects/universe.html"
-    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def add_reference_images(request: HttpRequest, slug: str) -> HttpResponse:
+    """Upload scenes, style anchors or character sheets from the universe page."""
+    project = get_project_for_user(request.user, slug)
+    uploads = request.FILES.getlist("images")
+    kind = request.POST.get("kind", "")
+    character = project.characters.filter(pk=request.POST.get("character") or 0).first()
+    too_big = [f.name for f in uploads if f.size > settings.MAX_UPLOAD_BYTES]
+    try:
+        if too_big:
+            raise ValueError(
+                f"{', '.join(too_big)}: larger than {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB each."
+            )
+        assets = add_references(
+            project=project,
+            user=request.user,
+            kind=kind,
+            files=[(f.name, f.read()) for f in uploads],
+            character=character,
+        )
+    except (ImageRejectedError, ValueError) as exc:
+        context = _universe_context(project, upload_error=str(exc), upload_kind=kind)
+        return render(request, "projects/universe.html", context, status=400)
+    label = {"scene": "scene", "style": "style reference", "character": "character reference"}
+    messages.success(request, f"Added {len(assets)} {label[kind]} image(s). Nothing else changed.")
+    return redirect("projects:universe", slug=project.slug)
 
 
 @login_required

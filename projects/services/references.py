@@ -1,0 +1,113 @@
+"""Adding reference images from the browser: scenes, style anchors, character sheets."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Max
+
+from kroma.lib.images import ImageRejectedError, clean_image
+from projects.models import (
+    Asset,
+    AuditEvent,
+    Character,
+    Project,
+    ReferenceSet,
+    ReferenceSetItem,
+    StyleGuide,
+    StyleReference,
+)
+from projects.services.assets import store_clean_image
+
+KINDS = {
+    "scene": Asset.Kind.SCENE_REF,
+    "style": Asset.Kind.STYLE_REF,
+    "character": Asset.Kind.CHARACTER_REF,
+}
+MAX_FILES = 30
+
+
+def _next_position(queryset) -> int:
+    return (queryset.aggregate(top=Max("position"))["top"] or 0) + 1
+
+
+@transaction.atomic
+def add_references(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    kind: str,
+    files: list[tuple[str, bytes]],
+    character: Character | None = None,
+) -> list[Asset]:
+    """Validate every file first (nothing is stored if one is bad), then store and file them:
+    scenes into the project's "Scenes" set, style images into its style guide (created as a
+    draft if there is none), character images into that character's reference set.
+
+    Raises ImageRejectedError naming the bad file, or ValueError for a wrong kind/character.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Unknown kind {kind!r}; use scene, style or character.")
+    if kind == "character" and (character is None or character.project_id != project.pk):
+        raise ValueError("Choose one of this project's characters for character references.")
+    if not files:
+        raise ValueError("Choose at least one image.")
+    if len(files) > MAX_FILES:
+        raise ValueError(f"{len(files)} files; add up to {MAX_FILES} at once.")
+    cleaned = [
+        (name, clean_image(data, name=name, max_pixels=settings.MAX_IMAGE_PIXELS))
+        for name, data in files
+    ]
+    assets = [
+        store_clean_image(
+            project=project,
+            image=image,
+            kind=KINDS[kind],
+            title=name,
+            metadata={"original_name": name},
+        )
+        for name, image in cleaned
+    ]
+    if kind == "style":
+        guide = StyleGuide.objects.filter(project=project).order_by("-status", "name").first()
+        if guide is None:
+            guide = StyleGuide.objects.create(project=project, slug="main-style", name="Main style")
+        for asset in assets:
+            StyleReference.objects.get_or_create(
+                style_guide=guide,
+                asset=asset,
+                defaults={"position": _next_position(guide.references.all())},
+            )
+    else:
+        slug, name, set_kind = (
+            ("scenes", "Scenes", ReferenceSet.Kind.SCENE)
+            if kind == "scene"
+            else (
+                f"{character.slug}-refs",
+                f"{character.name} references",
+                ReferenceSet.Kind.CHARACTER,
+            )
+        )
+        ref_set, _ = ReferenceSet.objects.get_or_create(
+            project=project,
+            slug=slug,
+            defaults={"name": name, "kind": set_kind, "character": character},
+        )
+        for asset in assets:
+            ReferenceSetItem.objects.get_or_create(
+                reference_set=ref_set,
+                asset=asset,
+                defaults={"position": _next_position(ref_set.items.all())},
+            )
+    AuditEvent.objects.create(
+        project=project,
+        actor=user,
+        action="references.added",
+        target=kind,
+        data={"assets": [a.pk for a in assets]},
+    )
+    return assets
+
+
+__all__ = ["ImageRejectedError", "add_references"]
