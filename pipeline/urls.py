@@ -7,6 +7,7 @@ from pipeline import lab_views, views
 app_name = "pipeline"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("projects/", views.project_list, name="project_list"),
     path("projects/<slug:slug>/", views.dashboard, name="dashboard"),
     path("projects/<slug:slug>/runs/new/", views.run_new, name="run_new"),
     path("projects/<slug:slug>/runs/<slug:uid>/", views.run_detail, name="run_detail"),

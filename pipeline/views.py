@@ -12,12 +12,22 @@ from pipeline.forms import RunForm
 from pipeline.models import Run, RunCandidate, RunJob
 from pipeline.services.execute import cancel_run
 from pipeline.services.runs import override_selection, submit_run
-from pipeline.services.stats import project_stats, recent_runs
+from pipeline.services.stats import project_cards, project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
 from projects.models import Asset, Project
 
 CLAIMING = "…"  # a plan being turned into a run right now
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    """Every project the user can see, as cards: the 'Projects' page."""
+    return render(
+        request,
+        "pipeline/project_list.html",
+        {"cards": project_cards(request.user), "nav": "projects"},
+    )
 
 
 @login_required

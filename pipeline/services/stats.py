@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from pipeline.models import CostEvent, QualityReport, Run
-from projects.models import Project
+from projects.models import Asset, Project
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,22 @@ def recent_runs(project: Project, limit: int = 10) -> QuerySet[Run]:
         )
         .order_by("-created_at")[:limit]
     )
+
+
+def project_cards(user: object) -> list[Project]:
+    """Projects with their real-run count, last run and a cover (the first scene), in 2 queries."""
+    projects = list(
+        Project.objects.visible_to(user)
+        .annotate(
+            real_runs=Count("runs", filter=Q(runs__mode=Run.Mode.RUN), distinct=True),
+            last_run_at=Max("runs__created_at"),
+        )
+        .order_by("name")
+    )
+    covers: dict[int, Asset] = {}
+    scenes = Asset.objects.filter(project__in=projects, kind=Asset.Kind.SCENE_REF)
+    for asset in scenes.select_related("project").order_by("project_id", "created_at"):
+        covers.setdefault(asset.project_id, asset)
+    for project in projects:
+        project.cover = covers.get(project.pk)
+    return projects

@@ -106,3 +106,24 @@ def test_home_without_projects_shows_welcome_with_form(artist_client):
     body = artist_client.get(reverse("pipeline:home")).content.decode()
     assert "Welcome to Kroma" in body
     assert 'name="name"' in body
+
+
+def test_projects_page_lists_own_projects_with_covers_and_runs(
+    artist_client, user, project, other_project, make_png, django_assert_num_queries
+):
+    from projects.services.assets import store_image
+
+    store_image(project=project, data=make_png(), kind="scene_ref", name="s.png")
+    _run(project)
+    Run.objects.create(project=project, stage="style", mode="dry")
+    url = reverse("pipeline:project_list")
+    body = artist_client.get(url).content.decode()
+    assert "Noir City" in body and "Secret World" not in body
+    assert "1 run ·" in body  # real runs only: the dry plan is not counted
+    assert "/assets/" in body and "/thumb" in body  # the first scene is the cover
+    with django_assert_num_queries(5):
+        artist_client.get(url)
+    for i in range(4):
+        create_project(owner=user, name=f"World {i}", slug=f"world_{i}")
+    with django_assert_num_queries(5):
+        artist_client.get(url)
