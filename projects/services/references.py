@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 
-from kroma.lib.images import ImageRejectedError, clean_image
+from kroma.lib.images import clean_image
 from projects.models import (
     Asset,
     AuditEvent,
@@ -28,7 +28,7 @@ KINDS = {
 MAX_FILES = 30
 
 
-def _next_position(queryset) -> int:
+def _next_position(queryset: QuerySet) -> int:
     return (queryset.aggregate(top=Max("position"))["top"] or 0) + 1
 
 
@@ -108,6 +108,3 @@ def add_references(
         data={"assets": [a.pk for a in assets]},
     )
     return assets
-
-
-__all__ = ["ImageRejectedError", "add_references"]
