@@ -24,12 +24,10 @@ from projects.storage import storage_for
 THUMB_SIZE = 320
 
 COMING_SOON = {
-    "runs": ("New Run", "Plan a staged run, see its cost estimate, then confirm it."),
     "copilot": ("Copilot", "Ask for a run in plain words and confirm it with one click."),
     "export": ("Export", "Package a project's selected outputs with their run logs."),
     "assets": ("Assets", "Browse every reference, candidate and derived image by kind."),
     "settings": ("Settings", "Storage policy, provider accounts and encrypted secrets."),
-    "lab": ("Quick Utility Lab", "Remove a background or upscale an image without a project."),
 }
 
 

@@ -139,7 +139,7 @@ def test_asset_pages_require_login(client, project, make_png):
     assert response.headers["Location"].startswith(reverse("login"))
 
 
-@pytest.mark.parametrize("feature", ["runs", "copilot", "export", "assets", "settings"])
+@pytest.mark.parametrize("feature", ["copilot", "export", "assets", "settings"])
 def test_coming_soon_pages_render_for_project_actions(artist_client, project, feature):
     response = artist_client.get(reverse("projects:project_soon", args=[project.slug, feature]))
     assert response.status_code == 200
