@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from projects.models import Project, slug_validator
+from projects.models import Asset, Project, slug_validator
 from projects.services.projects import slug_from_name
 
 # First path segments Kroma's own URLs use under /projects/ and at the root.
@@ -55,3 +55,10 @@ class StoryForm(forms.ModelForm):
             "setting": forms.Textarea(attrs={"rows": 3}),
             "notes": forms.Textarea(attrs={"rows": 4}),
         }
+
+
+class AssetFilterForm(forms.Form):
+    """GET filters of the asset list, validated like any input."""
+
+    kind = forms.ChoiceField(choices=[("", "All kinds"), *Asset.Kind.choices], required=False)
+    page = forms.IntegerField(min_value=1, required=False)

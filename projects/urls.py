@@ -14,6 +14,7 @@ urlpatterns = [
         views.add_reference_images,
         name="add_reference_images",
     ),
+    path("projects/<slug:slug>/assets/", views.asset_list, name="asset_list"),
     path("projects/<slug:slug>/assets/<int:asset_id>/file", views.asset_file, name="asset_file"),
     path("projects/<slug:slug>/assets/<int:asset_id>/thumb", views.asset_thumb, name="asset_thumb"),
     path("projects/<slug:slug>/soon/<slug:feature>/", views.coming_soon, name="project_soon"),

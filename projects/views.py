@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
+from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,7 +17,7 @@ from PIL import Image
 
 from kroma.lib.images import ImageRejectedError
 from projects.access import get_project_for_user
-from projects.forms import NewProjectForm, StoryForm
+from projects.forms import AssetFilterForm, NewProjectForm, StoryForm
 from projects.models import Asset, Project
 from projects.services.projects import create_project, update_story
 from projects.services.references import add_references
@@ -26,7 +28,6 @@ THUMB_SIZE = 320
 COMING_SOON = {
     "copilot": ("Copilot", "Ask for a run in plain words and confirm it with one click."),
     "export": ("Export", "Package a project's selected outputs with their run logs."),
-    "assets": ("Assets", "Browse every reference, candidate and derived image by kind."),
     "settings": ("Settings", "Storage policy, provider accounts and encrypted secrets."),
 }
 
@@ -164,3 +165,31 @@ def coming_soon(request: HttpRequest, feature: str, slug: str | None = None) -> 
         "projects/coming_soon.html",
         {"project": project, "feature": feature, "title": title, "blurb": blurb},
     )
+
+
+ASSETS_PER_PAGE = 48
+
+
+@login_required
+def asset_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """Every image of a project, newest first, filterable by kind."""
+    project = get_project_for_user(request.user, slug)
+    form = AssetFilterForm(request.GET or None)
+    kind, page_number = "", 1
+    if form.is_valid():
+        kind, page_number = form.cleaned_data["kind"], form.cleaned_data["page"] or 1
+    assets = project.assets.order_by("-created_at", "-id")
+    if kind:
+        assets = assets.filter(kind=kind)
+    page = Paginator(assets, ASSETS_PER_PAGE).get_page(page_number)
+    counts = dict(project.assets.values_list("kind").annotate(n=Count("id")))
+    kinds = [(value, label, counts.get(value, 0)) for value, label in Asset.Kind.choices]
+    context = {
+        "project": project,
+        "page": page,
+        "kind": kind,
+        "kinds": kinds,
+        "nav": "assets",
+        "total": sum(counts.values()),
+    }
+    return render(request, "projects/asset_list.html", context)

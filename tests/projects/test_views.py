@@ -139,7 +139,7 @@ def test_asset_pages_require_login(client, project, make_png):
     assert response.headers["Location"].startswith(reverse("login"))
 
 
-@pytest.mark.parametrize("feature", ["copilot", "export", "assets", "settings"])
+@pytest.mark.parametrize("feature", ["copilot", "export", "settings"])
 def test_coming_soon_pages_render_for_project_actions(artist_client, project, feature):
     response = artist_client.get(reverse("projects:project_soon", args=[project.slug, feature]))
     assert response.status_code == 200
@@ -148,3 +148,31 @@ def test_coming_soon_pages_render_for_project_actions(artist_client, project, fe
 
 def test_coming_soon_unknown_feature_is_404(artist_client):
     assert artist_client.get(reverse("projects:soon", args=["nope"])).status_code == 404
+
+
+def test_asset_list_filters_by_kind_and_paginates(
+    artist_client, project, make_png, django_assert_num_queries
+):
+    for i in range(3):
+        store_image(project=project, data=make_png(20 + i, 20), kind="scene_ref", name=f"s{i}.png")
+    store_image(project=project, data=make_png(50, 50), kind="style_ref", name="ink.png")
+    url = reverse("projects:asset_list", args=[project.slug])
+    body = artist_client.get(url).content.decode()
+    assert "4 images" in body and body.count('class="asset-tile"') == 4
+    scenes = artist_client.get(url, {"kind": "scene_ref"}).content.decode()
+    assert scenes.count('class="asset-tile"') == 3
+    bad = artist_client.get(url, {"kind": "nonsense", "page": "-3"})
+    assert bad.status_code == 200 and bad.content.decode().count('class="asset-tile"') == 4
+    with django_assert_num_queries(7):
+        artist_client.get(url)
+    for i in range(6):
+        store_image(project=project, data=make_png(30 + i, 30), kind="candidate", name=f"c{i}.png")
+    with django_assert_num_queries(7):  # the same with more images
+        artist_client.get(url)
+
+
+def test_asset_list_of_another_users_project_is_404(artist_client, other_project):
+    assert (
+        artist_client.get(reverse("projects:asset_list", args=[other_project.slug])).status_code
+        == 404
+    )
