@@ -70,36 +70,9 @@ def add_references(
         for name, image in cleaned
     ]
     if kind == "style":
-        guide = StyleGuide.objects.filter(project=project).order_by("-status", "name").first()
-        if guide is None:
-            guide = StyleGuide.objects.create(project=project, slug="main-style", name="Main style")
-        for asset in assets:
-            StyleReference.objects.get_or_create(
-                style_guide=guide,
-                asset=asset,
-                defaults={"position": _next_position(guide.references.all())},
-            )
+        _file_as_style(project, assets)
     else:
-        slug, name, set_kind = (
-            ("scenes", "Scenes", ReferenceSet.Kind.SCENE)
-            if kind == "scene"
-            else (
-                f"{character.slug}-refs",
-                f"{character.name} references",
-                ReferenceSet.Kind.CHARACTER,
-            )
-        )
-        ref_set, _ = ReferenceSet.objects.get_or_create(
-            project=project,
-            slug=slug,
-            defaults={"name": name, "kind": set_kind, "character": character},
-        )
-        for asset in assets:
-            ReferenceSetItem.objects.get_or_create(
-                reference_set=ref_set,
-                asset=asset,
-                defaults={"position": _next_position(ref_set.items.all())},
-            )
+        _file_in_reference_set(project, assets, character if kind == "character" else None)
     AuditEvent.objects.create(
         project=project,
         actor=user,
@@ -108,3 +81,38 @@ def add_references(
         data={"assets": [a.pk for a in assets]},
     )
     return assets
+
+
+def _file_as_style(project: Project, assets: list[Asset]) -> None:
+    """Style images join the style guide (the locked one first; a draft is made if none)."""
+    guide = StyleGuide.objects.filter(project=project).order_by("-status", "name").first()
+    if guide is None:
+        guide = StyleGuide.objects.create(project=project, slug="main-style", name="Main style")
+    for asset in assets:
+        StyleReference.objects.get_or_create(
+            style_guide=guide,
+            asset=asset,
+            defaults={"position": _next_position(guide.references.all())},
+        )
+
+
+def _file_in_reference_set(
+    project: Project, assets: list[Asset], character: Character | None
+) -> None:
+    """Scenes join the "Scenes" set; character sheets join that character's set."""
+    if character is None:
+        slug, name, set_kind = "scenes", "Scenes", ReferenceSet.Kind.SCENE
+    else:
+        slug, name = f"{character.slug}-refs", f"{character.name} references"
+        set_kind = ReferenceSet.Kind.CHARACTER
+    ref_set, _ = ReferenceSet.objects.get_or_create(
+        project=project,
+        slug=slug,
+        defaults={"name": name, "kind": set_kind, "character": character},
+    )
+    for asset in assets:
+        ReferenceSetItem.objects.get_or_create(
+            reference_set=ref_set,
+            asset=asset,
+            defaults={"position": _next_position(ref_set.items.all())},
+        )
