@@ -115,3 +115,11 @@ def scene_project(project, make_png):
     project.manifest_overrides = FAST_RETRIES
     project.save()
     return project
+
+
+def local_run(project, user, **options):
+    """A real run with the free local provider (the shape most pipeline tests need)."""
+    from pipeline.services.runs import submit_run
+
+    defaults = {"stage": "style", "provider": "local", "mode": "run", "dispatch": "inline"}
+    return submit_run(project=project, user=user, **{**defaults, **options})

@@ -16,7 +16,7 @@ from pipeline.services.plan import plan_run
 from pipeline.services.runs import submit_run
 from projects.models import Asset, ProjectSecret
 from projects.services.assets import store_image
-from tests.conftest import FAST_RETRIES
+from tests.conftest import FAST_RETRIES, local_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -285,14 +285,7 @@ def test_sweeper_cancels_expired_jobs_of_a_canceled_run(scene_project, user):
 
     from pipeline.services.execute import sweep_expired_leases
 
-    run = submit_run(
-        project=scene_project,
-        user=user,
-        stage="style",
-        provider="local",
-        mode="run",
-        dispatch="none",
-    )
+    run = local_run(scene_project, user, dispatch="none")
     RunJob.objects.filter(run=run, index=0).update(
         status="running",
         locked_by="dead",

@@ -14,10 +14,9 @@ from pipeline.errors import PipelineError
 from pipeline.models import RunCandidate
 from pipeline.postprocess.chain import STEP_NAMES
 from pipeline.services.postprocess import chain_config, postprocess_asset
-from pipeline.services.runs import submit_run
 from projects.models import Asset, AssetLink
 from projects.services.assets import store_image
-from tests.conftest import FAST_RETRIES
+from tests.conftest import FAST_RETRIES, local_run
 
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 ALL_ON = {
@@ -104,16 +103,7 @@ def test_refine_is_paid_and_refused_without_confirmation(project, car, fake_open
 def test_selected_candidate_goes_through_the_chain_in_a_run(scene_project, user):
     scene_project.manifest_overrides = {**FAST_RETRIES, "postprocess": ALL_ON}
     scene_project.save()
-    run = submit_run(
-        project=scene_project,
-        user=user,
-        stage="style",
-        provider="local",
-        candidates=2,
-        scenes=["harbor"],
-        mode="run",
-        dispatch="inline",
-    )
+    run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
     assert run.status == "done"
     job = run.jobs.get()
     assert [e["step"] for e in job.details["postprocess"]] == ["bg_remove", "upscale", "color"]
@@ -126,15 +116,7 @@ def test_selected_candidate_goes_through_the_chain_in_a_run(scene_project, user)
 
 @pytest.mark.django_db(transaction=True)
 def test_kroma_postprocess_runs_the_chain_on_a_runs_selections(scene_project, user):
-    run = submit_run(
-        project=scene_project,
-        user=user,
-        stage="style",
-        provider="local",
-        candidates=1,
-        mode="run",
-        dispatch="inline",
-    )
+    run = local_run(scene_project, user, candidates=1)
     out = StringIO()
     call_command(
         "kroma_postprocess",

@@ -6,7 +6,7 @@ from django_q.models import OrmQ
 
 from pipeline.models import Run
 from pipeline.services.runs import submit_run
-from tests.conftest import FAST_RETRIES
+from tests.conftest import FAST_RETRIES, local_run
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -76,14 +76,7 @@ def test_confirm_turns_the_plan_into_a_queued_run(
 
 
 def test_run_detail_partial_polls_until_final_then_answers_286(artist_client, scene_project, user):
-    run = submit_run(
-        project=scene_project,
-        user=user,
-        stage="style",
-        provider="local",
-        mode="run",
-        dispatch="none",
-    )
+    run = local_run(scene_project, user, dispatch="none")
     url = reverse("pipeline:run_detail", args=["noir_city", run.uid])
     live = artist_client.get(url, **HX)
     assert live.status_code == 200
@@ -158,16 +151,7 @@ def test_user_can_override_the_pick_and_the_log_says_so(artist_client, scene_pro
 
     from pipeline.models import RunCandidate
 
-    run = submit_run(
-        project=scene_project,
-        user=user,
-        stage="style",
-        provider="local",
-        candidates=2,
-        scenes=["harbor"],
-        mode="run",
-        dispatch="inline",
-    )
+    run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
     other = RunCandidate.objects.get(job__run=run, selected=False)
     response = artist_client.post(
         reverse("pipeline:run_pick", args=["noir_city", run.uid, other.pk])
@@ -184,14 +168,7 @@ def test_user_can_override_the_pick_and_the_log_says_so(artist_client, scene_pro
 def test_run_page_counts_scenes_done(artist_client, scene_project, user):
     from pipeline.models import RunJob
 
-    run = submit_run(
-        project=scene_project,
-        user=user,
-        stage="style",
-        provider="local",
-        mode="run",
-        dispatch="none",
-    )
+    run = local_run(scene_project, user, dispatch="none")
     RunJob.objects.filter(run=run, index=0).update(status="done")
     body = artist_client.get(
         reverse("pipeline:run_detail", args=["noir_city", run.uid])

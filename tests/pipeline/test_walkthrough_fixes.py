@@ -13,7 +13,7 @@ from pipeline.services.lab import create_lab_job, process_lab_job
 from pipeline.services.plan import plan_run
 from pipeline.services.runs import override_selection, repostprocess_job, submit_run
 from projects.models import Asset, Project, StyleGuide
-from tests.conftest import FAST_RETRIES, NO_POSTPROCESS
+from tests.conftest import FAST_RETRIES, NO_POSTPROCESS, local_run
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -38,14 +38,7 @@ def test_renaming_a_project_reloads_the_page_and_plain_posts_redirect(artist_cli
 
 
 def test_a_canceled_run_keeps_updating_while_scenes_still_run(artist_client, scene_project, user):
-    run = submit_run(
-        project=scene_project,
-        user=user,
-        stage="style",
-        provider="local",
-        mode="run",
-        dispatch="none",
-    )
+    run = local_run(scene_project, user, dispatch="none")
     RunJob.objects.filter(run=run, index=0).update(status="running")
     Run.objects.filter(pk=run.pk).update(status="canceled")
     live = artist_client.get(reverse("pipeline:run_detail", args=["noir_city", run.uid]), **HX)
@@ -61,16 +54,7 @@ def test_a_new_pick_is_post_processed_again(
         "postprocess": {**NO_POSTPROCESS, "color": {"enabled": True, "profile": "cold_rain"}},
     }
     scene_project.save()
-    run = submit_run(
-        project=scene_project,
-        user=user,
-        stage="style",
-        provider="local",
-        candidates=2,
-        scenes=["harbor"],
-        mode="run",
-        dispatch="inline",
-    )
+    run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
     job = run.jobs.get()
     old_final = job.details["final_asset"]["id"]
     other = RunCandidate.objects.get(job=job, selected=False)
