@@ -208,8 +208,10 @@ Q_CLUSTER = {
     "sync": envbool("KROMA_TASKS_SYNC", "0"),
 }
 
-# A job's lease: renewed at every step boundary; after it expires the sweeper requeues the job.
-JOB_LEASE_SECONDS = envint("KROMA_JOB_LEASE_S", "600")
+# A work item's lease: renewed at every step boundary and by a heartbeat every third of it; once
+# it expires, the sweeper (each worker's watchdog, every KROMA_SWEEP_S) requeues the item.
+JOB_LEASE_SECONDS = envint("KROMA_JOB_LEASE_S", "60")
+SWEEP_SECONDS = envint("KROMA_SWEEP_S", "15")
 
 # Served over plain HTTP on loopback by default; production behind TLS sets KROMA_HTTPS=1.
 HTTPS = envbool("KROMA_HTTPS", "0" if (DEBUG or BOUND_TO_LOOPBACK) else "1")

@@ -5,6 +5,17 @@ from django.contrib import admin
 from pipeline import models
 from projects.admin import ReadOnlyAdmin, thumbnail
 
+# The engine owns these: shown, never edited (the traceback of an errored item is for staff).
+WORK_FIELDS = [
+    "attempts",
+    "locked_by",
+    "lease_expires_at",
+    "error_code",
+    "traceback",
+    "started_at",
+    "finished_at",
+]
+
 
 class RunJobInline(admin.TabularInline):
     model = models.RunJob
@@ -71,9 +82,10 @@ class RunJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "project"]
     search_fields = ["run__uid", "scene_key"]
     list_select_related = ["run", "project"]
-    raw_id_fields = ["run", "input_asset"]
+    raw_id_fields = ["run", "input_asset", "final_asset"]
     autocomplete_fields = ["project"]
-    readonly_fields = ["attempts", "locked_by", "lease_expires_at", "started_at", "finished_at"]
+    readonly_fields = WORK_FIELDS
+    exclude = ["details"]
     inlines = [RunCandidateInline]
 
 
@@ -108,8 +120,18 @@ class QualityReportAdmin(ReadOnlyAdmin):
 
 @admin.register(models.CostEvent)
 class CostEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "project", "provider", "model", "operation", "usd", "run"]
-    list_filter = ["provider", "model", "operation", "project"]
+    list_display = [
+        "created_at",
+        "project",
+        "user",
+        "provider",
+        "model",
+        "operation",
+        "usd",
+        "unconfirmed",
+        "run",
+    ]
+    list_filter = ["unconfirmed", "provider", "model", "operation", "project"]
     search_fields = ["idempotency_key", "run__uid"]
     list_select_related = ["project", "run"]
     date_hierarchy = "created_at"
@@ -126,8 +148,34 @@ class LabJobAdmin(admin.ModelAdmin):
     list_filter = ["operation", "status"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
-    readonly_fields = ["inputs", "outputs", "attempts", "cost_usd", "created_at", "finished_at"]
+    readonly_fields = ["inputs", "cost_usd", "created_at", *WORK_FIELDS]
+    exclude = ["outputs"]
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request: object, obj: object = None) -> bool:
         return False  # Lab jobs start from an upload in the Lab
+
+
+@admin.register(models.PostprocessJob)
+class PostprocessJobAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "project", "run", "status", "attempts", "created_at"]
+    list_filter = ["status", "project"]
+    list_select_related = ["project", "run", "job__run"]
+
+
+@admin.register(models.StepRun)
+class StepRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "item_type",
+        "item_id",
+        "step",
+        "subject",
+        "status",
+        "paid",
+        "duration_s",
+        "error_code",
+    ]
+    list_filter = ["item_type", "step", "status", "paid"]
+    search_fields = ["item_id", "param_key", "input_sha256"]
+    list_select_related = ["project"]

@@ -5,3 +5,17 @@ from django.apps import AppConfig
 
 class PipelineConfig(AppConfig):
     name = "pipeline"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete
+        from django_q.signals import post_spawn
+
+        from pipeline.engine import start_watchdog
+        from pipeline.models import LabJob, PostprocessJob, RunJob
+        from pipeline.models.work import delete_step_rows
+
+        for model in (RunJob, LabJob, PostprocessJob):
+            post_delete.connect(delete_step_rows, sender=model, dispatch_uid=f"steps-{model}")
+        # A worker process that starts takes back at once what dead workers of its host held,
+        # and keeps sweeping stranded work (pipeline.engine).
+        post_spawn.connect(start_watchdog, dispatch_uid="kroma-watchdog")

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from kroma.lib.errors import UserError
 from projects.models import Project
 
 MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2")
@@ -25,12 +26,15 @@ SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")
 STAGES = ("style", "time", "weather", "characters")
 
 
-class ConfigError(ValueError):
-    """Invalid configuration; `str()` is the user-facing message."""
+class ConfigError(UserError, ValueError):
+    """Invalid configuration; `str()` is the user-facing message (file, JSON path, reason)."""
+
+    code = "config"
 
     def __init__(self, source: str, path: str, reason: str) -> None:
         self.source, self.path, self.reason = source, path, reason
-        super().__init__(f"{source}: {path}: {reason}" if path else f"{source}: {reason}")
+        message = f"{source}: {path}: {reason}" if path else f"{source}: {reason}"
+        super().__init__(message, field=path or None)
 
 
 def settings_dir() -> Path:

@@ -17,7 +17,13 @@ from pipeline.config import ConfigError
 from pipeline.errors import PipelineError
 from pipeline.forms import LabForm
 from pipeline.models import LabJob
-from pipeline.services.lab import create_lab_job, generate_estimate, job_folder, save_lab_outputs
+from pipeline.services.lab import (
+    create_lab_job,
+    generate_estimate,
+    job_folder,
+    lab_results,
+    save_lab_outputs,
+)
 from projects.models import Project
 
 
@@ -66,9 +72,11 @@ def lab(request: HttpRequest) -> HttpResponse:
 @login_required
 def lab_job(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job_for_user(request, job_id)
+    results = lab_results(job)
     context = {
         "job": job,
-        "pairs": _pairs(job),
+        "results": results,
+        "pairs": _pairs(job, results),
         "projects": Project.objects.visible_to(request.user),
         "nav": "lab",
     }
@@ -80,10 +88,10 @@ def lab_job(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "pipeline/lab_job.html", context)
 
 
-def _pairs(job: LabJob) -> list[dict]:
-    by_input = {o.get("input"): o for o in job.outputs}
+def _pairs(job: LabJob, results: list[dict]) -> list[dict]:
+    by_input = {o.get("input"): o for o in results}
     if job.operation == "generate":
-        return [{"before": None, "after": o} for o in job.outputs]
+        return [{"before": None, "after": o} for o in results]
     return [
         {"index": i, "before": item, "after": by_input.get(i)} for i, item in enumerate(job.inputs)
     ]
@@ -92,19 +100,22 @@ def _pairs(job: LabJob) -> list[dict]:
 @login_required
 def lab_file(request: HttpRequest, job_id: str, name: str) -> FileResponse:
     job = _job_for_user(request, job_id)
-    allowed = {i["file"] for i in job.inputs} | {o["file"] for o in job.outputs if o.get("file")}
+    results = lab_results(job)
+    allowed = {i["file"] for i in job.inputs} | {o["file"] for o in results if o.get("file")}
     if name not in allowed:
         raise Http404("No such file in this job.")
     path = job_folder(job) / name
     if not path.is_file():
         raise Http404("The file is gone from the scratch area.")
     download = request.GET.get("download") == "1"
-    return FileResponse(path.open("rb"), as_attachment=download, filename=_download_name(job, name))
+    return FileResponse(
+        path.open("rb"), as_attachment=download, filename=_download_name(job, results, name)
+    )
 
 
-def _download_name(job: LabJob, name: str) -> str:
+def _download_name(job: LabJob, results: list[dict], name: str) -> str:
     """out_0.png -> car-1.bg_remove.png: the input's name and what was done to it."""
-    for output in job.outputs:
+    for output in results:
         if output.get("file") == name and output.get("input") is not None:
             stem = Path(job.inputs[output["input"]]["name"]).stem
             return f"{stem}.{job.operation}.png"

@@ -16,11 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from PIL import Image
 
 from pipeline import paths
-from pipeline.models import CostEvent, QualityReport, Run, RunCandidate, RunJob
+from pipeline.models import RUN_JOB, CostEvent, QualityReport, Run, RunCandidate, RunJob, StepRun
+from pipeline.steprecords import step_fields
 from projects.models import Asset, Project
 from projects.storage import read_file, storage_for, write_file_atomic
 
@@ -32,7 +35,14 @@ def _iso(value: Any) -> str | None:
 
 
 def build_run_log(run: Run) -> dict[str, Any]:
-    jobs = run.jobs.order_by("index").prefetch_related("candidates__report")
+    jobs = list(
+        run.jobs.order_by("index")
+        .select_related("final_asset")
+        .prefetch_related(
+            Prefetch("candidates", RunCandidate.objects.select_related("asset").order_by("index"))
+        )
+    )
+    rows = rows_by_job(jobs)
     costs = CostEvent.objects.filter(run=run).order_by("idempotency_key")
     return {
         "schema": SCHEMA,
@@ -55,7 +65,7 @@ def build_run_log(run: Run) -> dict[str, Any]:
         "manifest_sha256": run.manifest_hash,
         "plan": run.plan,
         "estimate_usd": str(run.estimated_cost_usd),
-        "jobs": [_job_entry(job) for job in jobs],
+        "jobs": [_job_entry(job, rows[job.pk]) for job in jobs],
         "costs": {
             "total_usd": str(sum((c.usd for c in costs), Decimal(0))),
             "events": [
@@ -67,6 +77,7 @@ def build_run_log(run: Run) -> dict[str, Any]:
                     "operation": c.operation,
                     "usd": str(c.usd),
                     "units": c.units,
+                    "unconfirmed": c.unconfirmed,
                     "at": _iso(c.created_at),
                 }
                 for c in costs.select_related("job")
@@ -75,24 +86,71 @@ def build_run_log(run: Run) -> dict[str, Any]:
     }
 
 
-def _job_entry(job: RunJob) -> dict[str, Any]:
+ENGINE_STEPS = ("generate", "qa", "select", "postprocess")
+
+
+def job_record(job: RunJob, rows: list[StepRun]) -> dict[str, Any]:
+    """What a job's step rows say, in the run log's shape (the run page reads the same)."""
+    latest = {}  # the newest attempt of each engine step
+    for row in rows:
+        if row.step in ENGINE_STEPS:
+            latest[row.step] = row
+    chain = [r for r in rows if r.subject.startswith("pass ")]
+    last_pass = chain[-1].subject if chain else None
+    select = latest.get("select")
+    overrides = [r for r in rows if r.step == "override"]
+    return {
+        "provider_calls": [
+            {**r.notes, "status": r.status, "unconfirmed": r.status == StepRun.Status.LOST}
+            for r in rows
+            if r.step == "provider_call"
+        ],
+        "timings_s": {step: row.duration_s for step, row in latest.items()},
+        "errors": [
+            {"step": r.step, "code": r.error_code, "error": r.error}
+            for r in rows
+            if r.status in (StepRun.Status.FAILED, StepRun.Status.ERRORED, StepRun.Status.LOST)
+        ],
+        "ranking": select.notes.get("ranking") if select else None,
+        "selection_override": overrides[-1].notes if overrides else None,
+        "postprocess": [r.notes for r in chain if r.subject == last_pass],
+        "steps": [
+            {
+                "step": r.step,
+                "subject": r.subject,
+                "attempt": r.attempt,
+                "status": r.status,
+                "paid": r.paid,
+                "input_sha256": r.input_sha256,
+                "param_key": r.param_key,
+                "output_asset": r.output_asset_id,
+                "cost_event": r.cost_event.idempotency_key if r.cost_event else None,
+                "error_code": r.error_code,
+                "error": r.error,
+                "started_at": _iso(r.started_at),
+                "finished_at": _iso(r.finished_at),
+                "duration_s": r.duration_s,
+            }
+            for r in rows
+        ],
+    }
+
+
+def _job_entry(job: RunJob, rows: list[StepRun]) -> dict[str, Any]:
+    final = job.final_asset
     return {
         "index": job.index,
         "scene_key": job.scene_key,
         "status": job.status,
         "step": job.step,
         "attempts": job.attempts,
+        "error_code": job.error_code,
         "error": job.error,
         "prompt": job.prompt,
-        "input": job.details.get("input"),
-        "estimate_usd": job.details.get("estimate_usd"),
-        "provider_calls": job.details.get("provider_calls", []),
-        "timings_s": job.details.get("timings", {}),
-        "errors": job.details.get("errors", []),
-        "ranking": job.details.get("ranking"),
-        "selection_override": job.details.get("selection_override"),
-        "final_asset": job.details.get("final_asset"),
-        "postprocess": job.details.get("postprocess", []),
+        "input": job.input,
+        "estimate_usd": str(job.estimate_usd),
+        **job_record(job, rows),
+        "final_asset": {"id": final.pk, "path": final.path} if final else None,
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
         "candidates": [
@@ -106,9 +164,20 @@ def _job_entry(job: RunJob) -> dict[str, Any]:
                 "archived": c.archived,
                 "qa": c.qa_summary,
             }
-            for c in job.candidates.select_related("asset").order_by("index")
+            for c in job.candidates.all()
         ],
     }
+
+
+def rows_by_job(jobs: list[RunJob]) -> dict[int, list[StepRun]]:
+    rows: dict[int, list[StepRun]] = {job.pk: [] for job in jobs}
+    for row in (
+        StepRun.objects.filter(item_type=RUN_JOB, item_id__in=[str(job.pk) for job in jobs])
+        .select_related("cost_event")
+        .order_by("started_at", "pk")
+    ):
+        rows[int(row.item_id)].append(row)
+    return rows
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -180,11 +249,20 @@ def ingest_run_log(data: dict[str, Any], *, project: Project | None = None) -> t
         )
         if cost.run_id is None:  # the run was deleted and is being restored from its log
             CostEvent.objects.filter(pk=cost.pk).update(run=run, job=jobs.get(event["job"]))
+    for entry in data["jobs"]:  # after the cost events, which step rows point at
+        if jobs[entry["index"]].ingested:
+            _ingest_steps(project, jobs[entry["index"]], entry)
     return run, created
 
 
+def _final_asset(project: Project, ref: Any) -> Asset | None:
+    if not isinstance(ref, dict) or not isinstance(ref.get("path"), str):
+        return None
+    return Asset.objects.filter(project=project, path=ref["path"]).first()
+
+
 def _ingest_job(run: Run, project: Project, entry: dict[str, Any]) -> RunJob:
-    job, _ = RunJob.objects.get_or_create(
+    job, created = RunJob.objects.get_or_create(
         run=run,
         index=entry["index"],
         defaults={
@@ -194,6 +272,7 @@ def _ingest_job(run: Run, project: Project, entry: dict[str, Any]) -> RunJob:
             "step": entry.get("step", ""),
             "attempts": entry.get("attempts", 0),
             "error": entry.get("error", ""),
+            "error_code": entry.get("error_code", ""),
             "prompt": entry.get("prompt", ""),
             "started_at": _dt(entry.get("started_at")),
             "finished_at": _dt(entry.get("finished_at")),
@@ -202,22 +281,43 @@ def _ingest_job(run: Run, project: Project, entry: dict[str, Any]) -> RunJob:
                 pk=(entry.get("input") or {}).get("asset_id") or 0, project=project
             ).exists()
             else None,
-            "details": {
-                "input": entry.get("input"),
-                "estimate_usd": entry.get("estimate_usd"),
-                "provider_calls": entry.get("provider_calls", []),
-                "timings": entry.get("timings_s", {}),
-                "errors": entry.get("errors", []),
-                "ranking": entry.get("ranking"),
-                "selection_override": entry.get("selection_override"),
-                "postprocess": entry.get("postprocess", []),
-                "final_asset": entry.get("final_asset"),
-            },
+            "input_path": str((entry.get("input") or {}).get("path") or "")[:500],
+            "input_source": str((entry.get("input") or {}).get("source") or "")[:80],
+            "estimate_usd": Decimal(str(entry.get("estimate_usd") or 0)),
+            "final_asset": _final_asset(project, entry.get("final_asset")),
         },
     )
+    job.ingested = created
     for c in entry.get("candidates", []):
         _ingest_candidate(run, project, job, c)
     return job
+
+
+def _ingest_steps(project: Project, job: RunJob, entry: dict[str, Any]) -> None:
+    steps = entry.get("steps") if isinstance(entry.get("steps"), list) else []
+    rows = []
+    for index, fields in enumerate(step_fields(entry, attempt=job.attempts)):
+        logged = steps[index] if index < len(steps) and isinstance(steps[index], dict) else {}
+        asset_id = logged.get("output_asset")
+        rows.append(
+            StepRun(
+                project=project,
+                item_type=RUN_JOB,
+                item_id=str(job.pk),
+                started_at=_dt(logged.get("started_at")) or timezone.now(),
+                finished_at=_dt(logged.get("finished_at")),
+                output_asset=Asset.objects.filter(pk=asset_id, project=project).first()
+                if isinstance(asset_id, int)
+                else None,
+                cost_event=CostEvent.objects.filter(
+                    idempotency_key=str(logged.get("cost_event")), project=project
+                ).first()
+                if logged.get("cost_event")
+                else None,
+                **fields,
+            )
+        )
+    StepRun.objects.bulk_create(rows)
 
 
 def _ingest_candidate(run: Run, project: Project, job: RunJob, c: dict[str, Any]) -> None:

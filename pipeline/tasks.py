@@ -1,13 +1,13 @@
-"""django-q2 entry points: thin wrappers that take ids, fetch, and call a service."""
+"""django-q2 entry points: thin wrappers that take ids and hand the item to the work engine."""
 
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from django.utils import timezone
 
 from pipeline.models import Run, WorkerHeartbeat
-from pipeline.services.execute import execute_run, sweep_expired_leases
 
 
 def heartbeat() -> None:
@@ -18,28 +18,28 @@ def heartbeat() -> None:
 
 
 def execute_run_task(run_id: int) -> str:
+    from pipeline.services.execute import execute_run
+
     if not Run.objects.filter(pk=run_id).exists():
         return "run gone"
     return execute_run(run_id).status
 
 
-def sweep_task() -> dict[str, int]:
-    from pipeline.services.lab import sweep_stuck_lab_jobs
+def sweep_task() -> dict[str, Any]:
+    from pipeline.work import sweep_all
 
-    return {**sweep_expired_leases(), "lab_failed": sweep_stuck_lab_jobs()}
+    return sweep_all()
 
 
 def lab_task(job_id: str) -> str:
     from pipeline.services.lab import process_lab_job
 
     job = process_lab_job(job_id)
-    return job.status if job else "already claimed"
+    return job.status if job else "nothing to claim"
 
 
-def repostprocess_task(job_id: int) -> str:
-    from pipeline.models import RunJob
-    from pipeline.services.runs import repostprocess_job
+def postprocess_task(item_id: int) -> str:
+    from pipeline.services.postprocess import run_pass
 
-    if not RunJob.objects.filter(pk=job_id).exists():
-        return "job gone"
-    return str(repostprocess_job(job_id).details.get("final_asset"))
+    item = run_pass(item_id)
+    return item.status if item else "nothing to claim"

@@ -1,23 +1,20 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from pipeline.config import ConfigError, validate_manifest
-from pipeline.errors import PipelineError
+from kroma.lib.errors import UserError
 from pipeline.forms import RunForm
-from pipeline.models import Run, RunCandidate, RunJob
-from pipeline.services.execute import cancel_run
-from pipeline.services.runs import override_selection, submit_run
+from pipeline.models import ACTIVE_STATUSES, CostEvent, PostprocessJob, Run, RunCandidate
+from pipeline.services.runs import cancel_run, confirm_plan, override_selection, submit_run
 from pipeline.services.stats import project_cards, project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
-from projects.models import Asset, Project
-
-CLAIMING = "…"  # a plan being turned into a run right now
+from projects.models import Project
 
 
 @login_required
@@ -61,7 +58,7 @@ def run_new(request: HttpRequest, slug: str) -> HttpResponse:
             run = submit_run(
                 project=project, user=request.user, mode="dry", **_params(form.cleaned_data)
             )
-        except (PipelineError, ConfigError) as exc:
+        except UserError as exc:
             form.add_error(None, str(exc))
         else:
             return redirect("pipeline:run_detail", slug=project.slug, uid=run.uid)
@@ -87,26 +84,32 @@ def _run_for_user(request: HttpRequest, slug: str, uid: str) -> Run:
 
 
 def _run_context(run: Run) -> dict:
-    jobs = list(run.jobs.order_by("index"))
+    jobs = list(run.jobs.select_related("final_asset").order_by("index"))
     candidates = RunCandidate.objects.filter(job__run=run).select_related("asset").order_by("index")
     by_job: dict[int, list[RunCandidate]] = {}
     for candidate in candidates:
         by_job.setdefault(candidate.job_id, []).append(candidate)
-    final_ids = [job.details.get("final_asset", {}).get("id") for job in jobs]
-    finals = Asset.objects.filter(project=run.project, pk__in=[i for i in final_ids if i]).in_bulk()
-    for job, final_id in zip(jobs, final_ids, strict=True):
+    passes = set(
+        PostprocessJob.objects.filter(run=run, status__in=ACTIVE_STATUSES).values_list(
+            "job_id", flat=True
+        )
+    )
+    for job in jobs:
         job.candidate_list = by_job.get(job.pk, [])
-        job.final_output = finals.get(final_id)
-    active = any(job.status in (RunJob.Status.QUEUED, RunJob.Status.RUNNING) for job in jobs)
+        job.final_output = job.final_asset
+        job.postprocessing = job.pk in passes
+    active = any(job.is_active for job in jobs) or bool(passes)
     variation = run.plan.get("variation") or (
         run.manifest_snapshot.get("variations", {}).get(run.stage)
         if run.stage in ("time", "weather")
         else None
     )
+    unconfirmed = CostEvent.objects.filter(run=run, unconfirmed=True).aggregate(usd=Sum("usd"))
     return {
         "project": run.project,
         "run": run,
         "jobs": jobs,
+        "unconfirmed_usd": unconfirmed["usd"],
         "jobs_done": sum(1 for job in jobs if job.status == "done"),
         "variation": variation,
         # A canceled run keeps updating until its running scenes have stopped.
@@ -132,45 +135,24 @@ def run_detail(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
 def run_confirm(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
     """Run a planned (dry) run for real, with the spend confirmed by this click.
 
-    A plan becomes at most one run: a second click (or a resubmitted form) finds the plan
-    already claimed and shows the run it became. The run uses the plan's manifest snapshot and
-    is refused if it would now cost more than the estimate the user confirmed.
+    A second click (or a resubmitted form) shows the run the plan already became.
     """
     dry = _run_for_user(request, slug, uid)
     if dry.mode != Run.Mode.DRY:
         return redirect("pipeline:run_detail", slug=dry.project.slug, uid=dry.uid)
-    claimed = Run.objects.filter(pk=dry.pk, confirmed_as="").update(confirmed_as=CLAIMING)
-    if not claimed:
-        dry.refresh_from_db()
-        target = dry.confirmed_as if dry.confirmed_as != CLAIMING else dry.uid
-        return redirect("pipeline:run_detail", slug=dry.project.slug, uid=target)
     try:
-        run = submit_run(
-            project=dry.project,
-            user=request.user,
-            mode="run",
-            confirm_spend=True,
-            stage=dry.stage,
-            scenes=dry.plan.get("scenes"),
-            candidates=dry.candidates_per_job,
-            provider=dry.provider,
-            variation=dry.plan.get("variation"),
-            manifest=validate_manifest(dry.manifest_snapshot, f"plan {dry.uid}"),
-            max_estimate_usd=dry.estimated_cost_usd,
-        )
-    except (PipelineError, ConfigError) as exc:
-        Run.objects.filter(pk=dry.pk, confirmed_as=CLAIMING).update(confirmed_as="")
+        run = confirm_plan(plan=dry, user=request.user)
+    except UserError as exc:
         dry.refresh_from_db()
         context = {**_run_context(dry), "confirm_error": str(exc)}
         return render(request, "pipeline/run_detail.html", context, status=400)
-    Run.objects.filter(pk=dry.pk).update(confirmed_as=run.uid)
     return redirect("pipeline:run_detail", slug=dry.project.slug, uid=run.uid)
 
 
 @login_required
 @require_POST
 def run_cancel(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
-    run = cancel_run(run=_run_for_user(request, slug, uid))
+    run = cancel_run(run=_run_for_user(request, slug, uid), user=request.user)
     if request.htmx:
         return render(request, "pipeline/run_detail.html#live", _run_context(run))
     return redirect("pipeline:run_detail", slug=run.project.slug, uid=run.uid)
@@ -186,7 +168,7 @@ def run_pick(request: HttpRequest, slug: str, uid: str, candidate_id: int) -> Ht
     )
     try:
         override_selection(candidate=candidate, user=request.user)
-    except PipelineError as exc:
+    except UserError as exc:
         context = {**_run_context(run), "confirm_error": str(exc)}
         return render(request, "pipeline/run_detail.html", context, status=400)
     return redirect("pipeline:run_detail", slug=run.project.slug, uid=run.uid)

@@ -3,7 +3,8 @@
 It parses multipart `/v1/images/edits` and JSON `/v1/images/generations`, answers with
 `b64_json` PNGs and `usage`, and injects faults on demand: 429 with Retry-After, 500, slow
 answers, malformed JSON, a 400 content-policy refusal, a 401. A candidate counts as *paid* only
-once its answer was delivered in full, like a real provider's bill.
+once its answer was delivered in full, like a real provider's bill (or, with
+`bills_undelivered`, as soon as it was answered, delivered or not).
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ class FakeOpenAI:
     with_usage: bool = True
     withheld: int = 0  # answer with this many fewer images than asked (moderation)
     ignore_background: bool = False  # answer opaque even when transparency was asked for
+    # Bill a call even when the client went away before the answer arrived (some providers do).
+    bills_undelivered: bool = False
 
     def __post_init__(self) -> None:
         self.calls: list[Call] = []
         self.paid_images = 0
+        self.billed_calls = 0
         self.faults: deque[tuple[str, float]] = deque()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -171,9 +175,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "output_tokens": 1000 * n,
                 "total_tokens": 50 + 300 * len(call.images) + 1000 * n,
             }
-        if self._send(call, 200, json.dumps(payload).encode()):
+        if self._send(call, 200, json.dumps(payload).encode()) or fake.bills_undelivered:
             with fake._lock:
                 fake.paid_images += n
+                fake.billed_calls += 1
 
     def _send(
         self, call: Call, status: int, body: bytes, headers: dict[str, str] | None = None

@@ -17,13 +17,17 @@ from pathlib import PurePath
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from kroma.lib.errors import UserError
+
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
-class ImageRejectedError(ValueError):
+class ImageRejectedError(UserError, ValueError):
     """The bytes are not an image Kroma accepts; the message says why, for the user."""
+
+    code = "image_rejected"
 
 
 @dataclass(frozen=True)

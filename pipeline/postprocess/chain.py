@@ -217,7 +217,11 @@ def run_chain(
         entry["key"] = key
         existing = ctx.outputs.lookup(step.name, key)
         if existing is not None:
-            entry.update(skipped="output exists", output_sha256=existing.sha256)
+            entry.update(
+                skipped="output exists",
+                output_sha256=existing.sha256,
+                output_asset_id=getattr(existing.ref, "pk", None),
+            )
             artifact = existing
             continue
         started = time.monotonic()
@@ -235,6 +239,7 @@ def run_chain(
             entry["key"] = key
         artifact = ctx.outputs.save(step.name, key, output, artifact, {**notes, "params": params})
         entry["output_sha256"] = artifact.sha256
+        entry["output_asset_id"] = getattr(artifact.ref, "pk", None)
     return artifact
 
 

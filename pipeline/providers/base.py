@@ -57,5 +57,6 @@ class GenerationResult:
 class Provider(Protocol):
     name: str
     label: str
+    paid: bool
 
     def generate(self, request: GenerationRequest) -> GenerationResult: ...

@@ -68,6 +68,7 @@ def stylise(
 class LocalProvider:
     name = "local"
     label = "local (no AI, offline)"
+    paid = False
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         started = time.monotonic()

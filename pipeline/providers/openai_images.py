@@ -25,6 +25,7 @@ MAX_RETRY_AFTER_S = 60.0
 class OpenAIProvider:
     name = "openai"
     label = "OpenAI"
+    paid = True
 
     def __init__(self, *, api_key: str | None, base_url: str | None = None) -> None:
         if not api_key:

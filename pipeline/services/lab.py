@@ -1,13 +1,15 @@
 """The Quick Utility Lab: one-off bg-remove / upscale / colour / generate outside any project.
 
 Uploads are validated by content before anything is stored, kept in the user's scratch area,
-processed by a worker (the job row is claimed once), and can later be saved into a project.
+processed by the work engine (pipeline.work LAB_JOBS: a lease, step rows, crash recovery), and
+can later be saved into a project. Each input's result is a step row named "result".
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
+from kroma.lib.errors import UserError
 from kroma.lib.images import ImageRejectedError, clean_image
 from pipeline.config import load_prices
+from pipeline.engine import end_step, start_step, step_rows
 from pipeline.errors import GuardError, PipelineError
-from pipeline.models import LabJob
+from pipeline.models import LAB_JOB, CostEvent, LabJob, StepRun
 from pipeline.postprocess.base import ChainContext
 from pipeline.postprocess.chain import run_chain
 from pipeline.postprocess.outputs import FolderOutputs
@@ -93,7 +95,11 @@ def create_lab_job(
         (name, clean_image(data, name=name, max_pixels=settings.MAX_IMAGE_PIXELS))
         for name, data in files
     ]
-    job = LabJob.objects.create(user=user, operation=operation, params=params)
+    # A paid generation is never repeated by itself after a crash: it may have been billed.
+    attempts = 1 if operation == "generate" else 3
+    job = LabJob.objects.create(
+        user=user, operation=operation, params=params, max_attempts=attempts
+    )
     folder = job_folder(job)
     folder.mkdir(parents=True, exist_ok=True)
     inputs = []
@@ -103,75 +109,91 @@ def create_lab_job(
         inputs.append({"name": Path(name).name, "file": target.name})
     job.inputs = inputs
     job.save(update_fields=["inputs"])
-    transaction.on_commit(lambda: _enqueue(job))
+    enqueue_lab_job(job)
     return job
 
 
-def _enqueue(job: LabJob) -> None:
+def enqueue_lab_job(job: LabJob) -> None:
     from django_q.tasks import async_task
 
-    async_task("pipeline.tasks.lab_task", str(job.id), task_name=f"lab {job.id}")
-
-
-def process_lab_job(job_id: str) -> LabJob | None:
-    """Claim the job once and process every input; progress is saved after each image.
-
-    An image that fails is recorded with its reason and the others go on; anything that stops
-    the whole job marks it failed with the reason, so a job never stays "running".
-    """
-    claimed = LabJob.objects.filter(pk=job_id, status=LabJob.Status.QUEUED).update(
-        status=LabJob.Status.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now()
+    transaction.on_commit(
+        lambda: async_task("pipeline.tasks.lab_task", str(job.id), task_name=f"lab {job.id}")
     )
-    if not claimed:
-        return None
-    job = LabJob.objects.get(pk=job_id)
-    try:
-        if job.operation == "generate":
-            _generate(job)
+
+
+@dataclass
+class LabContext:
+    job: LabJob
+    row: StepRun | None = None
+
+
+def lab_results(job: LabJob) -> list[dict[str, Any]]:
+    """Each input's result ({input, file, log} or {input, error}), in input order."""
+    results = []
+    for row in step_rows(LAB_JOB, job.pk).filter(step="result").order_by("pk"):
+        index = None if row.subject.startswith("generated") else int(row.subject)
+        if row.status == StepRun.Status.DONE:
+            results.append({"input": index, "file": row.output_file, "log": row.notes.get("log")})
         else:
-            _postprocess(job)
-    except PipelineError as exc:
-        job.status, job.error = LabJob.Status.FAILED, str(exc)
-    except (
-        Exception
-    ) as exc:  # a bug or the machine: say so on the job, keep the traceback in the log
-        log.exception("lab job %s crashed", job.pk)
-        job.status, job.error = (
-            LabJob.Status.FAILED,
-            f"internal error ({type(exc).__name__}: {exc})",
-        )
-    else:
-        failed = [o for o in job.outputs if o.get("error")]
-        all_failed = bool(failed) and len(failed) == len(job.outputs)
-        job.status = LabJob.Status.FAILED if all_failed else LabJob.Status.DONE
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "outputs", "finished_at", "cost_usd"])
-    return job
+            results.append({"input": index, "error": row.error})
+    return results
 
 
-def _postprocess(job: LabJob) -> None:
+def _result(job: LabJob, subject: str, **fields: Any) -> StepRun:
+    row = start_step(LAB_JOB, job, "result", project_id=None, subject=subject)
+    status = StepRun.Status.FAILED if fields.get("error") else StepRun.Status.DONE
+    return end_step(row, status, **fields)
+
+
+def _process(ctx: LabContext) -> None:
+    """Every input through the operation; one that fails is recorded and the others go on."""
+    job = ctx.job
+    if job.operation == "generate":
+        _generate(job)
+        return
     folder = job_folder(job)
     config, steps = _operation_config(job.operation, job.params)
+    finished = set(
+        step_rows(LAB_JOB, job.pk).filter(step="result").values_list("subject", flat=True)
+    )
     for index, item in enumerate(job.inputs):
-        ctx = ChainContext(outputs=FolderOutputs(folder / "steps"))
+        if str(index) in finished:
+            continue  # done before the worker was restarted
+        chain = ChainContext(outputs=FolderOutputs(folder / "steps"))
         try:
             final = run_chain(
                 data=(folder / item["file"]).read_bytes(),
                 source=None,
                 config=config,
-                ctx=ctx,
+                ctx=chain,
                 only=steps,
             )
-        except PipelineError as exc:
-            job.outputs = [*job.outputs, {"input": index, "error": str(exc)}]
+        except UserError as exc:
+            _result(job, str(index), error_code=exc.code, error=str(exc))
         except Exception as exc:  # one broken image must not sink the others
             log.exception("lab job %s, image %s crashed", job.pk, index)
-            job.outputs = [*job.outputs, {"input": index, "error": f"internal error ({exc})"}]
+            _result(job, str(index), error_code="internal", error=f"internal error ({exc})")
         else:
             target = folder / f"out_{index}.png"
             target.write_bytes(final.data)
-            job.outputs = [*job.outputs, {"input": index, "file": target.name, "log": ctx.log}]
-        job.save(update_fields=["outputs"])
+            _result(job, str(index), output_file=target.name, notes={"log": chain.log})
+    results = lab_results(job)
+    if results and all(r.get("error") for r in results):
+        raise PipelineError(f"every image failed; first: {results[0]['error']}")
+
+
+STEPS = [("process", _process)]
+
+
+def process_lab_job(job_id: str) -> LabJob | None:
+    """Claim and run one Lab job in this process (what the worker's task does); None if it
+    was already claimed."""
+    from pipeline.engine import work_through
+    from pipeline.work import LAB_JOBS
+
+    if not work_through(LAB_JOBS, LabJob.objects.filter(pk=job_id)):
+        return None
+    return LabJob.objects.get(pk=job_id)
 
 
 def _generate(job: LabJob) -> None:
@@ -186,17 +208,66 @@ def _generate(job: LabJob) -> None:
         size=params["size"],
         quality=params["quality"],
     )
-    result = provider.generate(request)
+    call = start_step(
+        LAB_JOB,
+        job,
+        "provider_call",
+        project_id=None,
+        paid=True,
+        notes={"provider": "openai", "request": request.describe(), **_estimate_note(job)},
+    )
+    try:
+        result = provider.generate(request)
+    except Exception as exc:
+        end_step(call, StepRun.Status.FAILED, error_code=getattr(exc, "code", "internal"))
+        raise
     folder = job_folder(job)
-    outputs = []
+    files = []
     for index, data in enumerate(result.images):
         target = folder / f"out_{index}.png"
         target.write_bytes(data)
-        outputs.append({"input": None, "file": target.name, "log": []})
-    usd, _ = usd_for_call(
+        files.append(target.name)
+    usd, units = usd_for_call(
         result.model, result.usage, len(result.images), params["quality"], params["size"]
     )
-    job.outputs, job.cost_usd = outputs, usd
+    with transaction.atomic():
+        event = CostEvent.objects.get_or_create(
+            idempotency_key=f"lab/{job.pk}/{call.pk}",
+            defaults={
+                "user_id": job.user_id,
+                "provider": "openai",
+                "model": result.model,
+                "operation": "images.generate",
+                "usd": usd,
+                "units": units,
+            },
+        )[0]
+        end_step(call, StepRun.Status.DONE, cost_event=event, notes={**call.notes, "usd": str(usd)})
+        for index, name in enumerate(files):
+            _result(job, f"generated {index}", output_file=name, notes={"log": []})
+        LabJob.objects.filter(pk=job.pk).update(cost_usd=usd)
+
+
+def _estimate_note(job: LabJob) -> dict[str, str]:
+    return {"estimate_usd": job.params.get("estimate_usd", "0")}
+
+
+def record_unconfirmed_lab_call(row: StepRun) -> None:
+    """A Lab generation started by a worker that died: it may have been billed."""
+    job = LabJob.objects.get(pk=row.item_id)
+    event, _ = CostEvent.objects.get_or_create(
+        idempotency_key=f"lab/{job.pk}/{row.pk}",
+        defaults={
+            "user_id": job.user_id,
+            "provider": "openai",
+            "model": job.params.get("model", GENERATE_MODEL),
+            "operation": "images.generate",
+            "usd": Decimal(row.notes.get("estimate_usd") or 0),
+            "units": {"images": job.params.get("n", 1)},
+            "unconfirmed": True,
+        },
+    )
+    StepRun.objects.filter(pk=row.pk).update(cost_event=event)
 
 
 @transaction.atomic
@@ -210,7 +281,7 @@ def save_lab_outputs(
     folder = job_folder(job)
     assets = []
     before = Asset.objects.filter(project=project).count()
-    for output in job.outputs:
+    for output in lab_results(job):
         if not output.get("file"):
             continue
         source = (
@@ -240,13 +311,3 @@ def save_lab_outputs(
 def delete_lab_job(job: LabJob) -> None:
     shutil.rmtree(job_folder(job), ignore_errors=True)
     job.delete()
-
-
-def sweep_stuck_lab_jobs() -> int:
-    """Lab jobs whose worker died are failed, with the reason, after the task timeout."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.Q_CLUSTER["timeout"])
-    return LabJob.objects.filter(status=LabJob.Status.RUNNING, started_at__lt=cutoff).update(
-        status=LabJob.Status.FAILED,
-        error="the worker stopped while processing this job; start it again",
-        finished_at=timezone.now(),
-    )

@@ -303,7 +303,9 @@ def create_run(*, plan: Plan, user: AbstractBaseUser | None) -> Run:
             input_asset_id=job.input.asset_id,
             prompt=job.prompt,
             status=RunJob.Status.PLANNED if plan.mode == "dry" else RunJob.Status.QUEUED,
-            details={"input": asdict(job.input), "estimate_usd": str(job.estimate_usd)},
+            input_path=job.input.path,
+            input_source=job.input.source,
+            estimate_usd=job.estimate_usd,
         )
         for job in plan.jobs
     )

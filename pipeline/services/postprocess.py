@@ -1,12 +1,21 @@
-"""postprocess_asset: one project image through the chain; called by runs, commands and the Lab."""
+"""Post-processing in a project: one image through the chain, and a run job's pick.
+
+`postprocess_pick` is the one implementation behind a run job's postprocess step, a new pick,
+`kroma_postprocess --run` and the run page: it writes a step row per chain step and sets the
+job's final asset.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 from pipeline.config import deep_merge
-from pipeline.models import Run, RunJob
+from pipeline.models import RUN_JOB, PostprocessJob, Run, RunCandidate, RunJob, StepRun
 from pipeline.postprocess.base import Artifact, ChainContext
 from pipeline.postprocess.chain import run_chain
 from pipeline.postprocess.config import load_postprocess, validate_postprocess
@@ -67,3 +76,120 @@ def cost_recorder(
         record_cost_event(project=project, run=run, job=job, key=f"{prefix}{key}", **cost)
 
     return record
+
+
+def postprocess_pick(
+    *,
+    job: RunJob,
+    config: dict[str, Any],
+    only: list[str] | None = None,
+    confirm_spend: bool = False,
+) -> Asset | None:
+    """Run the chain on the job's selected candidate; its last output is the job's final asset.
+
+    Each chain step becomes a step row of the job, grouped under one pass label; the newest pass
+    is the one the run page and run log show. Returns the final asset (None without a pick).
+    """
+    selected = RunCandidate.objects.filter(job=job, selected=True).select_related("asset").first()
+    if selected is None or selected.asset is None:
+        return None
+    run, project = job.run, job.run.project
+    label = f"pass {uuid.uuid4().hex[:8]}"
+    charge = cost_recorder(project=project, run=run, job=job, prefix=f"{run.uid}/job{job.index}/")
+    try:
+        final, log = postprocess_asset(
+            project=project,
+            asset=selected.asset,
+            config=config,
+            steps=only,
+            confirm_spend=confirm_spend,
+            record_cost=charge,
+        )
+    except Exception as exc:
+        _chain_rows(job, label, getattr(exc, "chain_log", []), exc)
+        raise
+    _chain_rows(job, label, log)
+    final_asset = final.ref if isinstance(final.ref, Asset) else None
+    RunJob.objects.filter(pk=job.pk).update(final_asset=final_asset)
+    job.final_asset = final_asset
+    return final_asset
+
+
+def _chain_rows(
+    job: RunJob, label: str, log: list[dict[str, Any]], error: Exception | None = None
+) -> None:
+    rows = []
+    for entry in log:
+        if "error" in entry:
+            status = StepRun.Status.FAILED if hasattr(error, "code") else StepRun.Status.ERRORED
+        elif entry.get("skipped") or entry.get("stopped"):
+            status = StepRun.Status.SKIPPED
+        else:
+            status = StepRun.Status.DONE
+        rows.append(
+            StepRun(
+                project_id=job.project_id,
+                item_type=RUN_JOB,
+                item_id=str(job.pk),
+                attempt=job.attempts,
+                step=entry["step"],
+                subject=label,
+                status=status,
+                input_sha256=entry.get("input_sha256", ""),
+                param_key=entry.get("key", ""),
+                output_asset_id=entry.get("output_asset_id"),
+                notes=entry,
+                error=entry.get("error", ""),
+                error_code=getattr(error, "code", "internal") if "error" in entry else "",
+                duration_s=entry.get("duration_s"),
+            )
+        )
+    with transaction.atomic():
+        StepRun.objects.bulk_create(rows)
+
+
+# --- a pass of post-processing as its own work item (a new pick, kroma_postprocess --run) ------
+
+
+@dataclass
+class PassContext:
+    item: PostprocessJob
+    row: StepRun | None = None
+
+
+def _run_pass(ctx: PassContext) -> None:
+    item = ctx.item
+    final = postprocess_pick(
+        job=item.job, config=item.config, only=item.only, confirm_spend=item.confirm_spend
+    )
+    ctx.row.notes["final_asset"] = final.pk if final else None
+
+
+PASS_STEPS = [("postprocess", _run_pass)]
+
+
+def run_pass(item_id: int) -> PostprocessJob | None:
+    """Claim and run one pass in this process (what the worker's task does)."""
+    from pipeline.engine import work_through
+    from pipeline.work import POSTPROCESS_JOBS
+
+    if not work_through(POSTPROCESS_JOBS, PostprocessJob.objects.filter(pk=item_id)):
+        return None
+    return PostprocessJob.objects.get(pk=item_id)
+
+
+def enqueue_pass(item: PostprocessJob) -> None:
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(
+            "pipeline.tasks.postprocess_task", item.pk, task_name=f"postprocess {item.pk}"
+        )
+    )
+
+
+def pass_finished(item: PostprocessJob) -> None:
+    """The run's cost and run log follow every pass."""
+    from pipeline.services.execute import settle_cost
+
+    settle_cost(item.run_id)

@@ -1,18 +1,35 @@
-"""submit_run: the one entry point that views, the API, commands and the copilot call."""
+"""Command services for runs: what views, the API, commands and the copilot call.
+
+Keyword arguments, the acting user passed in; user errors are UserError subclasses with a stable
+code (kroma.lib.errors); every change writes an AuditEvent.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from pipeline.config import Manifest
-from pipeline.errors import GuardError, PipelineError
-from pipeline.models import Run, RunCandidate, RunJob
+from kroma.lib.errors import Conflict, NotAllowed, UserError
+from pipeline.config import Manifest, validate_manifest
+from pipeline.engine import end_step, start_step
+from pipeline.errors import GuardError
+from pipeline.models import (
+    ACTIVE_STATUSES,
+    RUN_JOB,
+    PostprocessJob,
+    Run,
+    RunCandidate,
+    RunJob,
+    StepRun,
+)
 from pipeline.runlog import write_run_log
-from pipeline.services.execute import enqueue_run, execute_run
+from pipeline.services.execute import enqueue_run, execute_run, finalize_run
 from pipeline.services.plan import create_run, plan_run
+from pipeline.services.postprocess import chain_config, enqueue_pass, run_pass
 from projects.models import AuditEvent, Project
 
 
@@ -72,54 +89,168 @@ def submit_run(
     return run
 
 
+def confirm_plan(*, plan: Run, user: AbstractBaseUser | None) -> Run:
+    """Run a planned (dry) run for real, with the spend confirmed by the user.
+
+    A plan becomes at most one run: the claim and the submit happen in one transaction, so an
+    error of any kind leaves the plan confirmable, and a second confirm returns the run the
+    plan became. The run uses the plan's manifest snapshot and is refused if it would now cost
+    more than the estimate the user saw.
+    """
+    if plan.mode != Run.Mode.DRY:
+        raise NotAllowed(f"{plan.uid} is a run, not a plan.", code="not_a_plan")
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=plan.pk)
+        if locked.confirmed_as:
+            return Run.objects.get(uid=locked.confirmed_as)
+        run = submit_run(
+            project=plan.project,
+            user=user,
+            mode="run",
+            confirm_spend=True,
+            stage=plan.stage,
+            scenes=plan.plan.get("scenes"),
+            candidates=plan.candidates_per_job,
+            provider=plan.provider,
+            variation=plan.plan.get("variation"),
+            manifest=validate_manifest(plan.manifest_snapshot, f"plan {plan.uid}"),
+            max_estimate_usd=plan.estimated_cost_usd,
+        )
+        Run.objects.filter(pk=plan.pk).update(confirmed_as=run.uid)
+    return run
+
+
+def cancel_run(*, run: Run, user: AbstractBaseUser | None) -> Run:
+    """Queued jobs never start; running ones stop at their next step boundary."""
+    with transaction.atomic():
+        changed = (
+            Run.objects.filter(pk=run.pk)
+            .exclude(status__in=Run.FINAL_STATUSES)
+            .update(status=Run.Status.CANCELED)
+        )
+        run.jobs.filter(status__in=[RunJob.Status.QUEUED, RunJob.Status.PLANNED]).update(
+            status=RunJob.Status.CANCELED, error_code="canceled", error="canceled before it started"
+        )
+        if changed:
+            AuditEvent.objects.create(
+                project=run.project, actor=user, action="run.canceled", target=run.uid
+            )
+    return finalize_run(run.pk)
+
+
 def override_selection(*, candidate: RunCandidate, user: AbstractBaseUser | None) -> RunCandidate:
-    """The user picks another candidate of a job; the run log is rewritten to say so."""
+    """The user picks another candidate of a finished job; it is post-processed again."""
+    job = RunJob.objects.select_related("run__project").get(pk=candidate.job_id)
+    if not job.is_final:
+        raise Conflict(
+            f"Scene {job.scene_key} is still {job.status}: pick once it has finished.",
+            code="job_active",
+        )
     if candidate.archived:
-        raise GuardError(f"Candidate c{candidate.index} failed QA and is archived; pick another.")
-    job = candidate.job
+        raise NotAllowed(
+            f"Candidate c{candidate.index} failed QA and is archived; pick another.",
+            code="candidate_archived",
+        )
+    config = job.run.plan.get("postprocess") or {}
     with transaction.atomic():
         previous = RunCandidate.objects.filter(job=job, selected=True).first()
         RunCandidate.objects.filter(job=job).update(selected=False)
         RunCandidate.objects.filter(pk=candidate.pk).update(selected=True)
-        job.details["selection_override"] = {
+        # The old final output belonged to the old pick; the new one is made by a new pass.
+        RunJob.objects.filter(pk=job.pk).update(final_asset=None)
+        override = {
             "by": user.get_username() if user else None,
             "from": previous.index if previous else None,
             "to": candidate.index,
         }
-        # The old final output belonged to the old pick; the new one is made in the worker.
-        job.details.pop("final_asset", None)
-        job.details["postprocess"] = []
-        job.save(update_fields=["details"])
-        config = job.run.plan.get("postprocess") or {}
+        row = start_step(RUN_JOB, job, "override", project_id=job.project_id, notes=override)
+        end_step(row, StepRun.Status.DONE)
         if any(step.get("enabled") for step in config.values()):
-            transaction.on_commit(lambda: _enqueue_repostprocess(job.pk))
+            _new_pass(job=job, config=config, only=None, confirm_spend=True, user=user)
         AuditEvent.objects.create(
             project=job.project,
             actor=user,
             action="run.selection_overridden",
             target=f"{job.run.uid}#{job.index}",
-            data=job.details["selection_override"],
+            data=override,
         )
     write_run_log(job.run)
     candidate.refresh_from_db()
     return candidate
 
 
-def _enqueue_repostprocess(job_id: int) -> None:
-    from django_q.tasks import async_task
+def _new_pass(
+    *,
+    job: RunJob,
+    config: dict[str, Any],
+    only: list[str] | None,
+    confirm_spend: bool,
+    user: AbstractBaseUser | None,
+    enqueue: bool = True,
+) -> PostprocessJob:
+    item = PostprocessJob.objects.create(
+        project=job.project,
+        run=job.run,
+        job=job,
+        config=config,
+        only=only,
+        confirm_spend=confirm_spend,
+        requested_by=user,
+    )
+    if enqueue:
+        enqueue_pass(item)
+    return item
 
-    async_task("pipeline.tasks.repostprocess_task", job_id, task_name=f"postprocess job {job_id}")
 
+def postprocess_run(
+    *,
+    run: Run,
+    user: AbstractBaseUser | None,
+    config: dict[str, Any] | None = None,
+    only: list[str] | None = None,
+    confirm_spend: bool = False,
+    dispatch: str = "worker",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[PostprocessJob]:
+    """Post-process every pick of a finished run again (other steps or settings).
 
-def repostprocess_job(job_id: int) -> RunJob:
-    """Post-process a job's (newly) selected candidate again and rewrite the run log."""
-    from pipeline.services.steps import JobContext, postprocess
-
-    job = RunJob.objects.select_related("run__project").get(pk=job_id)
-    try:
-        postprocess(JobContext(run=job.run, job=job))
-    except PipelineError as exc:
-        job.details.setdefault("errors", []).append({"step": "postprocess", "error": str(exc)})
-    job.save(update_fields=["details"])
-    write_run_log(job.run)
-    return job
+    One PostprocessJob per job with a pick, run by the engine: in the workers, or here before
+    returning (`dispatch="inline"`, a batch command). Each pass sets its job's final asset and
+    the run log says what was done.
+    """
+    if run.mode != Run.Mode.RUN:
+        raise NotAllowed(f"{run.uid} is a plan: confirm it first.", code="not_a_run")
+    if run.jobs.filter(status__in=ACTIVE_STATUSES).exists():
+        raise Conflict(f"{run.uid} is still running: post-process it once it has finished.")
+    jobs = list(run.jobs.filter(candidates__selected=True).order_by("index"))
+    if not jobs:
+        raise UserError(f"Run {run.uid} has no selected outputs to post-process.", code="no_picks")
+    config = config or run.plan.get("postprocess") or chain_config(run.project)
+    with transaction.atomic():
+        items = [
+            _new_pass(
+                job=job,
+                config=config,
+                only=only,
+                confirm_spend=confirm_spend,
+                user=user,
+                enqueue=dispatch == "worker",
+            )
+            for job in jobs
+        ]
+        AuditEvent.objects.create(
+            project=run.project,
+            actor=user,
+            action="run.postprocessed",
+            target=run.uid,
+            data={"steps": only, "jobs": [job.index for job in jobs]},
+        )
+    if dispatch == "inline":
+        for done, item in enumerate(items):
+            if progress is not None:
+                progress(done, len(items))
+            run_pass(item.pk)
+            item.refresh_from_db()
+        if progress is not None:
+            progress(len(items), len(items))
+    return items

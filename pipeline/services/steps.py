@@ -1,7 +1,9 @@
-"""The steps of one job, in order: generate -> qa -> select (post-processing follows in its chain).
+"""The steps of one run job, in order: generate -> qa -> select -> postprocess.
 
 Each step is idempotent: outputs live at deterministic paths, so a step that finds its output
-already there does not do the work again, and a candidate is paid for at most once.
+already there does not do the work again, and a candidate is paid for at most once. The engine
+writes a step row for each step (`ctx.row`); a provider call writes its own row before it is
+made (the intent), and the answer is on disk before anything else is done with it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,15 +22,16 @@ from django.utils import timezone
 from PIL import Image
 
 from pipeline import paths
-from pipeline.errors import PipelineError, ProviderError
-from pipeline.models import QualityReport, Run, RunCandidate, RunJob
+from pipeline.engine import end_step, start_step, step_rows
+from pipeline.errors import ProviderError, QAFailed
+from pipeline.models import RUN_JOB, CostEvent, QualityReport, Run, RunCandidate, RunJob, StepRun
 from pipeline.postprocess.chain import STEP_NAMES
 from pipeline.providers import get_provider
 from pipeline.providers.base import GenerationRequest, InputImage
 from pipeline.qa import QAResult, check_image, rank_candidates
 from pipeline.services.costs import record_cost_event, usd_for_call
 from pipeline.services.credentials import credentials
-from pipeline.services.postprocess import cost_recorder, postprocess_asset
+from pipeline.services.postprocess import postprocess_pick
 from projects.models import Asset, AssetLink, Project
 from projects.storage import move_file, read_file, storage_for, write_file_atomic
 
@@ -39,6 +41,7 @@ class JobContext:
     run: Run
     job: RunJob
     results: dict[int, QAResult] = field(default_factory=dict)
+    row: StepRun | None = None  # the engine's row for the step running now
 
     @property
     def project(self) -> Project:
@@ -49,17 +52,17 @@ class JobContext:
         return self.run.plan["generation"]
 
     def note(self, key: str, value: Any) -> None:
-        self.job.details[key] = value
+        if self.row is not None:
+            self.row.notes[key] = value
 
 
 # --- generate --------------------------------------------------------------------------------
 
 
 def _input_images(ctx: JobContext) -> list[InputImage]:
-    source = ctx.job.details["input"]
     images = [
         InputImage(
-            f"scene-{ctx.job.scene_key}.png", read_file(ctx.project, source["path"]), "scene"
+            f"scene-{ctx.job.scene_key}.png", read_file(ctx.project, ctx.job.input_path), "scene"
         )
     ]
     for role, key in (("style", "style_refs"), ("character", "character_refs")):
@@ -79,8 +82,23 @@ def _answers(ctx: JobContext) -> list[str]:
     return sorted(f"{directory}/{name}" for name in files if name.startswith("answer_"))
 
 
+def _call_row(ctx: JobContext, path: str) -> StepRun:
+    """The provider_call row of an answer file (answer_<attempt>_<row id>.json)."""
+    row_id = path.rsplit("_", 1)[-1].removesuffix(".json")
+    rows = step_rows(RUN_JOB, ctx.job.pk).filter(step="provider_call")
+    row = rows.filter(pk=int(row_id)).first() if row_id.isdigit() else None
+    if row is None:  # an answer saved by an older version, without an intent row
+        row = rows.filter(notes__answer=path).first() or start_step(
+            RUN_JOB, ctx.job, "provider_call", project_id=ctx.project.pk, paid=True
+        )
+    return row
+
+
 def _settle_answer(ctx: JobContext, path: str) -> None:
     """Extract an answer's images to candidate paths and record its cost; safe to repeat."""
+    row = _call_row(ctx, path)
+    if row.status == StepRun.Status.DONE:
+        return
     answer = json.loads(read_file(ctx.project, path))
     storage = storage_for(ctx.project)
     for index, b64 in zip(
@@ -101,8 +119,9 @@ def _settle_answer(ctx: JobContext, path: str) -> None:
                 answer["model"], answer["usage"], n, request["quality"], request["size"]
             )
         answer["usd"], answer["units"] = str(usd), units
+    event = None
     if answer["provider"] != "local":
-        record_cost_event(
+        event = record_cost_event(
             job=ctx.job,
             run=ctx.run,
             key=f"{ctx.run.uid}/job{ctx.job.index}/{path.rsplit('/', 1)[-1]}",
@@ -112,12 +131,17 @@ def _settle_answer(ctx: JobContext, path: str) -> None:
             usd=Decimal(answer["usd"]),
             units=answer["units"],
         )
+        # The answer was saved after all: the cost recorded at recovery was a stand-in.
+        CostEvent.objects.filter(idempotency_key=unconfirmed_key(row)).delete()
     if answer.get("images_b64"):
         answer["images_b64"] = None  # the images now live at their candidate paths
         write_file_atomic(ctx.project, path, json.dumps(answer, indent=1).encode())
-    calls = ctx.job.details.setdefault("provider_calls", [])
-    if not any(c.get("answer") == path for c in calls):
-        calls.append({k: v for k, v in answer.items() if k != "images_b64"} | {"answer": path})
+    notes = {k: v for k, v in answer.items() if k != "images_b64"} | {"answer": path}
+    end_step(row, StepRun.Status.DONE, notes=notes, cost_event=event)
+
+
+def unconfirmed_key(row: StepRun) -> str:
+    return f"steprun/{row.pk}/unconfirmed"
 
 
 def _missing_candidates(ctx: JobContext) -> list[int]:
@@ -153,7 +177,26 @@ def generate(ctx: JobContext) -> None:
         max_retries=ctx.gen["max_retries"],
         retry_base_s=ctx.gen["retry_base_s"],
     )
-    result = provider.generate(request)
+    # The intent: written before the call, so a call that is billed while this worker dies is
+    # still on record (as an unconfirmed cost) after recovery.
+    call = start_step(
+        RUN_JOB,
+        ctx.job,
+        "provider_call",
+        project_id=ctx.project.pk,
+        paid=provider.paid,
+        notes={
+            "provider": provider.name,
+            "request": request.describe(),
+            "estimate_usd": str(ctx.job.estimate_usd * len(missing) / ctx.run.candidates_per_job),
+        },
+    )
+    try:
+        result = provider.generate(request)
+    except Exception as exc:
+        code = getattr(exc, "code", "internal")
+        end_step(call, StepRun.Status.FAILED, error_code=code, error=str(exc))
+        raise
     answer = {
         "provider": provider.name,
         "model": result.model,
@@ -168,9 +211,7 @@ def generate(ctx: JobContext) -> None:
         "images_b64": [base64.b64encode(data).decode() for data in result.images],
     }
     # The answer is on disk before anything else is done with it (pricing included).
-    path = paths.answer_path(
-        ctx.run, ctx.job.index, f"{ctx.job.attempts:02d}_{uuid.uuid4().hex[:8]}"
-    )
+    path = paths.answer_path(ctx.run, ctx.job.index, f"{ctx.job.attempts:02d}_{call.pk}")
     write_file_atomic(ctx.project, path, json.dumps(answer).encode())
     _settle_answer(ctx, path)
     still_missing = _missing_candidates(ctx)
@@ -199,7 +240,7 @@ def _register_candidate_asset(ctx: JobContext, path: str, data: bytes, image: Im
             "metadata": {"run": ctx.run.uid, "job": ctx.job.index},
         },
     )
-    source_id = ctx.job.details["input"].get("asset_id")
+    source_id = ctx.job.input_asset_id
     if source_id and source_id != asset.pk:
         AssetLink.objects.get_or_create(
             project=ctx.project,
@@ -277,7 +318,7 @@ def select(ctx: JobContext) -> None:
     ctx.note("ranking", order)
     if not ctx.results[best].passed:
         reasons = "; ".join(ctx.results[best].hard_failures)
-        raise PipelineError(
+        raise QAFailed(
             f"all {len(order)} candidates failed QA (best: {reasons}); they are kept in "
             f"runs/{ctx.run.uid}/archive/."
         )
@@ -307,29 +348,9 @@ def postprocess(ctx: JobContext) -> None:
     config = ctx.run.plan.get("postprocess")
     if not config or not any(config[name]["enabled"] for name in STEP_NAMES):
         return
-    selected = (
-        RunCandidate.objects.filter(job=ctx.job, selected=True).select_related("asset").first()
+    postprocess_pick(
+        job=ctx.job, config=config, only=None, confirm_spend=ctx.run.mode == Run.Mode.RUN
     )
-    if selected is None or selected.asset is None:
-        return
-    run, job = ctx.run, ctx.job
-    charge = cost_recorder(
-        project=ctx.project, run=run, job=job, prefix=f"{run.uid}/job{job.index}/"
-    )
-    try:
-        final, log = postprocess_asset(
-            project=ctx.project,
-            asset=selected.asset,
-            config=config,
-            confirm_spend=run.mode == Run.Mode.RUN,
-            record_cost=charge,
-        )
-    except Exception as exc:
-        ctx.note("postprocess", getattr(exc, "chain_log", []))
-        raise
-    ctx.note("postprocess", log)
-    if isinstance(final.ref, Asset):
-        ctx.note("final_asset", {"id": final.ref.pk, "path": final.ref.path})
 
 
 STEPS = [("generate", generate), ("qa", qa), ("select", select), ("postprocess", postprocess)]

@@ -11,9 +11,9 @@ from PIL import Image
 
 from pipeline.models import CostEvent, QualityReport, Run, RunCandidate, RunJob
 from pipeline.runlog import build_run_log, ingest_run_log
-from pipeline.services.execute import cancel_run, execute_run
+from pipeline.services.execute import execute_run
 from pipeline.services.plan import plan_run
-from pipeline.services.runs import submit_run
+from pipeline.services.runs import cancel_run, submit_run
 from projects.models import Asset, ProjectSecret
 from projects.services.assets import store_image
 from tests.conftest import FAST_RETRIES, local_run
@@ -224,7 +224,7 @@ def test_canceled_run_starts_no_queued_job(scene_project, fake_openai, user):
         confirm_spend=True,
         dispatch="none",
     )
-    cancel_run(run=run)
+    cancel_run(run=run, user=user)
     execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "canceled"
@@ -283,7 +283,7 @@ def test_identical_outputs_of_two_runs_stay_separate_assets(scene_project, user)
 def test_sweeper_cancels_expired_jobs_of_a_canceled_run(scene_project, user):
     from django.utils import timezone
 
-    from pipeline.services.execute import sweep_expired_leases
+    from pipeline.work import sweep_all
 
     run = local_run(scene_project, user, dispatch="none")
     RunJob.objects.filter(run=run, index=0).update(
@@ -292,9 +292,9 @@ def test_sweeper_cancels_expired_jobs_of_a_canceled_run(scene_project, user):
         attempts=1,
         lease_expires_at=timezone.now() - timezone.timedelta(seconds=5),
     )
-    cancel_run(run=run)
+    cancel_run(run=run, user=user)
     assert Run.objects.get(pk=run.pk).finished_at is None  # a job was still leased
-    sweep_expired_leases()
+    sweep_all()
     run.refresh_from_db()
     assert set(run.jobs.values_list("status", flat=True)) == {"canceled"}
     assert run.status == "canceled" and run.finished_at is not None

@@ -13,7 +13,7 @@ from PIL import Image
 from pipeline.config import ConfigError
 from pipeline.errors import GuardError
 from pipeline.models import LabJob
-from pipeline.services.lab import create_lab_job, job_folder, process_lab_job
+from pipeline.services.lab import create_lab_job, job_folder, lab_results, process_lab_job
 from projects.models import Asset
 
 pytestmark = pytest.mark.django_db
@@ -84,12 +84,12 @@ def test_worker_processes_each_image_and_the_page_compares_them(artist_client, u
     process_lab_job(str(job.pk))
     job.refresh_from_db()
     assert job.status == "done"
-    out = Image.open(job_folder(job) / job.outputs[0]["file"])
+    out = Image.open(job_folder(job) / lab_results(job)[0]["file"])
     assert out.size == (358, 358)
     page = artist_client.get(reverse("pipeline:lab_job", args=[job.pk])).content.decode()
     assert "Before · 0014.jpg" in page and "Download" in page
     download = artist_client.get(
-        reverse("pipeline:lab_file", args=[job.pk, job.outputs[0]["file"]]) + "?download=1"
+        reverse("pipeline:lab_file", args=[job.pk, lab_results(job)[0]["file"]]) + "?download=1"
     )
     assert "attachment" in download["Content-Disposition"]
     assert process_lab_job(str(job.pk)) is None  # a second delivery finds it claimed
@@ -179,7 +179,7 @@ def test_a_failing_image_is_reported_and_the_others_still_done(user):
     process_lab_job(str(job.pk))
     job.refresh_from_db()
     assert job.status == "failed"
-    assert "not an image" in job.outputs[0]["error"]
+    assert "not an image" in lab_results(job)[0]["error"]
 
 
 def test_unknown_profile_is_refused_up_front(user):

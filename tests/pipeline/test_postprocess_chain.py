@@ -13,6 +13,7 @@ from PIL import Image
 from pipeline.errors import PipelineError
 from pipeline.models import RunCandidate
 from pipeline.postprocess.chain import STEP_NAMES
+from pipeline.runlog import build_run_log, job_record, rows_by_job
 from pipeline.services.postprocess import chain_config, postprocess_asset
 from projects.models import Asset, AssetLink
 from projects.services.assets import store_image
@@ -106,9 +107,13 @@ def test_selected_candidate_goes_through_the_chain_in_a_run(scene_project, user)
     run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
     assert run.status == "done"
     job = run.jobs.get()
-    assert [e["step"] for e in job.details["postprocess"]] == ["bg_remove", "upscale", "color"]
+    assert [e["step"] for e in job_record(job, rows_by_job([job])[job.pk])["postprocess"]] == [
+        "bg_remove",
+        "upscale",
+        "color",
+    ]
     selected = RunCandidate.objects.get(job=job, selected=True)
-    final = Asset.objects.get(pk=job.details["final_asset"]["id"])
+    final = job.final_asset
     assert final.kind == "derived" and final.metadata["step"] == "color"
     assert final.width == 2 * selected.asset.width
     assert AssetLink.objects.filter(target=selected.asset, relation="derived_from").exists()
@@ -132,6 +137,12 @@ def test_kroma_postprocess_runs_the_chain_on_a_runs_selections(scene_project, us
     )
     assert "3/3 images" in out.getvalue()
     assert Asset.objects.filter(project=scene_project, kind="derived").count() == 6
+    # The run page and the run log show the new final output (they used to keep the old one).
+    logged = {j["index"]: j["final_asset"] for j in build_run_log(run)["jobs"]}
+    for job in run.jobs.select_related("final_asset"):
+        assert job.final_asset.metadata["step"] == "color"
+        assert job.final_asset.metadata["profile"] == "cinematic_warm"
+        assert logged[job.index] == {"id": job.final_asset.pk, "path": job.final_asset.path}
 
 
 def test_kroma_postprocess_files_into_a_folder(tmp_path):

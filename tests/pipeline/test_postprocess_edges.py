@@ -24,7 +24,7 @@ from pipeline.postprocess.chain import run_chain
 from pipeline.postprocess.config import load_color_profiles, validate_profile
 from pipeline.postprocess.outputs import FolderOutputs
 from pipeline.postprocess.pixels import ImageInputError, decode
-from pipeline.services.lab import create_lab_job, process_lab_job, sweep_stuck_lab_jobs
+from pipeline.services.lab import create_lab_job, lab_results, process_lab_job
 from pipeline.services.plan import plan_run
 from pipeline.services.postprocess import chain_config, postprocess_asset
 from projects.models import Asset, ProjectSecret, ProviderAccount
@@ -58,11 +58,13 @@ def test_a_broken_model_file_fails_the_image_not_the_lab_job(user, settings, tmp
     process_lab_job(str(job.pk))
     job.refresh_from_db()
     assert job.status == "failed"
-    assert job.outputs[0]["error"].startswith("internal error")
+    assert lab_results(job)[0]["error"].startswith("internal error")
 
 
 @pytest.mark.django_db
-def test_a_lab_job_whose_worker_died_is_failed_by_the_sweeper(user, settings, tmp_path):
+def test_a_lab_job_whose_worker_died_is_requeued_then_failed_by_the_sweeper(
+    user, settings, tmp_path
+):
     from django.utils import timezone
 
     settings.SCRATCH_ROOT = tmp_path / "scratch"
@@ -72,12 +74,18 @@ def test_a_lab_job_whose_worker_died_is_failed_by_the_sweeper(user, settings, tm
         params={"profile": "neutral"},
         files=[("w.jpg", (TESTDATA / "esrgan-inputs" / "wolf_gray.jpg").read_bytes())],
     )
-    LabJob.objects.filter(pk=job.pk).update(
-        status="running", started_at=timezone.now() - timezone.timedelta(hours=2)
-    )
-    assert sweep_stuck_lab_jobs() == 1
+    from pipeline.work import sweep_all
+
+    expired = timezone.now() - timezone.timedelta(seconds=5)
+    stranded = {"status": "running", "locked_by": "elsewhere:1:1", "lease_expires_at": expired}
+    LabJob.objects.filter(pk=job.pk).update(attempts=1, **stranded)
+    assert sweep_all()["by_type"]["lab_job"]["requeued"] == 1
+    assert LabJob.objects.get(pk=job.pk).status == "queued"
+    LabJob.objects.filter(pk=job.pk).update(attempts=3, **stranded)
+    assert sweep_all()["by_type"]["lab_job"]["failed"] == 1
     job.refresh_from_db()
-    assert job.status == "failed" and "worker stopped" in job.error
+    assert job.status == "failed" and job.error_code == "worker_lost"
+    assert "worker stopped" in job.error
 
 
 @pytest.mark.django_db

@@ -9,10 +9,11 @@ from django.urls import reverse
 
 from pipeline.errors import GuardError
 from pipeline.models import Run, RunCandidate, RunJob
-from pipeline.services.lab import create_lab_job, process_lab_job
+from pipeline.services.lab import create_lab_job, lab_results, process_lab_job
 from pipeline.services.plan import plan_run
-from pipeline.services.runs import override_selection, repostprocess_job, submit_run
-from projects.models import Asset, Project, StyleGuide
+from pipeline.services.postprocess import run_pass
+from pipeline.services.runs import override_selection, submit_run
+from projects.models import Project, StyleGuide
 from tests.conftest import FAST_RETRIES, NO_POSTPROCESS, local_run
 
 pytestmark = pytest.mark.django_db
@@ -56,13 +57,13 @@ def test_a_new_pick_is_post_processed_again(
     scene_project.save()
     run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
     job = run.jobs.get()
-    old_final = job.details["final_asset"]["id"]
+    old_final = job.final_asset_id
     other = RunCandidate.objects.get(job=job, selected=False)
     override_selection(candidate=other, user=user)
-    assert "final_asset" not in RunJob.objects.get(pk=job.pk).details
-    repostprocess_job(job.pk)  # what the worker does with the queued task
+    assert RunJob.objects.get(pk=job.pk).final_asset is None
+    run_pass(job.postprocess_jobs.get().pk)  # what the worker does with the queued task
     job.refresh_from_db()
-    new_final = Asset.objects.get(pk=job.details["final_asset"]["id"])
+    new_final = job.final_asset
     assert new_final.pk != old_final
     assert new_final.links_out.filter(target=other.asset).exists()  # derived from the new pick
 
@@ -103,7 +104,7 @@ def test_lab_save_twice_says_nothing_new_and_downloads_are_named(
     page = artist_client.post(url, {"project": "noir_city"}, follow=True).content.decode()
     assert "Saved 0 new image(s) to Noir City (1 already there)." in page
     download = artist_client.get(
-        reverse("pipeline:lab_file", args=[job.pk, job.outputs[0]["file"]]) + "?download=1"
+        reverse("pipeline:lab_file", args=[job.pk, lab_results(job)[0]["file"]]) + "?download=1"
     )
     assert 'filename="wolf.color.png"' in download["Content-Disposition"]
 

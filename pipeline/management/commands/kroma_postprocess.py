@@ -9,18 +9,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Sum
 
+from kroma.lib.errors import UserError
 from kroma.lib.images import ImageRejectedError
 from pipeline.config import ConfigError
 from pipeline.errors import PipelineError
-from pipeline.models import CostEvent, Run, RunCandidate
+from pipeline.models import Run, RunJob
 from pipeline.postprocess.base import ChainContext
 from pipeline.postprocess.chain import STEP_NAMES, run_chain
 from pipeline.postprocess.outputs import FolderOutputs
-from pipeline.runlog import write_run_log
 from pipeline.services.credentials import credentials
 from pipeline.services.postprocess import chain_config, cost_recorder, postprocess_asset
+from pipeline.services.runs import postprocess_run
 from projects.models import Asset, Project
 from projects.services.assets import store_image
 
@@ -111,45 +111,31 @@ class Command(BaseCommand):
     def _run(
         self, project: Project, uid: str, config: dict, steps: list[str] | None, confirm: bool
     ) -> int:
+        """The run's picks through `postprocess_run`, the same service as the run page."""
         run = Run.objects.filter(project=project, uid=uid).first()
         if run is None:
             raise CommandError(f"No run {uid!r} in project {project.slug}.")
-        selected = list(
-            RunCandidate.objects.filter(job__run=run, selected=True)
-            .select_related("asset", "job")
-            .order_by("job__index")
-        )
-        if not selected:
-            raise CommandError(f"Run {uid} has no selected outputs to post-process.")
+        try:
+            items = postprocess_run(
+                run=run,
+                user=None,
+                config=config,
+                only=steps,
+                confirm_spend=confirm,
+                dispatch="inline",
+                progress=lambda done, total: self._progress(done, total, "images"),
+            )
+        except UserError as exc:
+            raise CommandError(str(exc)) from None
         failures = 0
-        for done, candidate in enumerate(selected):
-            self._progress(done, len(selected), "images")
-
-            def work(candidate: RunCandidate = candidate) -> tuple:
-                final, log = postprocess_asset(
-                    project=project,
-                    asset=candidate.asset,
-                    config=config,
-                    steps=steps,
-                    confirm_spend=confirm,
-                    record_cost=cost_recorder(
-                        project=project,
-                        run=run,
-                        job=candidate.job,
-                        prefix=f"{run.uid}/job{candidate.job.index}/",
-                    ),
-                )
-                job = candidate.job
-                job.details["postprocess"] = log
-                job.save(update_fields=["details"])
-                return final.ref.path if isinstance(final.ref, Asset) else "", log
-
-            failures += not self._one(candidate.job.scene_key, work)
-        self._progress(len(selected), len(selected), "images")
-        cost = CostEvent.objects.filter(run=run).aggregate(total=Sum("usd"))["total"] or 0
-        Run.objects.filter(pk=run.pk).update(actual_cost_usd=cost)
-        run.refresh_from_db()
-        write_run_log(run)
+        for item in items:
+            job = RunJob.objects.select_related("final_asset").get(pk=item.job_id)
+            if item.status == item.Status.DONE:
+                final = job.final_asset.path if job.final_asset else "no output"
+                self.stdout.write(f"\n{job.scene_key}: {item.status} -> {final}")
+            else:
+                failures += 1
+                self.stderr.write(f"\n{job.scene_key}: {item.status}: {item.error}")
         return failures
 
     def _files_into_project(

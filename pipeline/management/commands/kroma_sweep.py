@@ -1,4 +1,4 @@
-"""kroma_sweep: requeue jobs whose worker died (the workers also run this every minute)."""
+"""kroma_sweep: requeue work whose worker died (the workers also run this every minute)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from pipeline.services.execute import sweep_expired_leases
+from pipeline.work import sweep_all
 
 
 class Command(BaseCommand):
-    help = "Requeue jobs with expired leases; fail those out of attempts; settle finished runs."
+    help = "Requeue work items whose worker died; fail those out of attempts; settle runs."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = sweep_expired_leases()
+        result = sweep_all()
         self.stdout.write(
             f"{result['requeued']} requeued, {result['failed']} failed, "
             f"{result['finalized']} runs finalised."

@@ -1,4 +1,4 @@
-"""Runs and their work state. These rows are the truth; django-q2 only delivers work."""
+"""Runs, their jobs, candidates, QA reports, costs, and the Lab's jobs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from pipeline.models.work import LAB_JOB, POSTPROCESS_JOB, RUN_JOB, WorkItem
 from projects.models import Asset, Project
 
 
@@ -73,14 +74,10 @@ class Run(models.Model):
         return self.uid
 
 
-class RunJob(models.Model):
-    class Status(models.TextChoices):
-        PLANNED = "planned", "Planned (dry run)"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELED = "canceled", "Canceled"
+class RunJob(WorkItem):
+    """One panel of a run: generate -> qa -> select -> postprocess (see pipeline.work)."""
+
+    step_item_type = RUN_JOB
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="run_jobs")
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="jobs")
@@ -89,18 +86,21 @@ class RunJob(models.Model):
     input_asset = models.ForeignKey(
         Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    input_path = models.CharField(max_length=500, blank=True)
+    input_source = models.CharField(max_length=80, blank=True, help_text="scene_ref, or a run.")
     prompt = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    step = models.CharField(max_length=20, blank=True, help_text="Last step started.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    max_attempts = models.PositiveSmallIntegerField(default=3)
-    locked_by = models.CharField(max_length=100, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True, help_text="Calls, timings, steps.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    estimate_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    final_asset = models.ForeignKey(
+        Asset,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The selected candidate after post-processing.",
+    )
+    details = models.JSONField(
+        default=dict, blank=True, help_text="Legacy work state (before step rows); not written."
+    )
 
     class Meta:
         ordering = ["run", "index"]
@@ -109,6 +109,15 @@ class RunJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run.uid}#{self.index}"
+
+    @property
+    def input(self) -> dict:
+        return {
+            "key": self.scene_key,
+            "path": self.input_path,
+            "asset_id": self.input_asset_id,
+            "source": self.input_source,
+        }
 
 
 class RunCandidate(models.Model):
@@ -160,7 +169,19 @@ class QualityReport(models.Model):
 
 
 class CostEvent(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="cost_events")
+    """One billed (or possibly billed) provider call.
+
+    Without a project (the Lab), the event belongs to the user who asked. `unconfirmed`: the call
+    was started but its answer was never saved (the worker died): the provider may have billed
+    it, so it is counted, and shown as unconfirmed.
+    """
+
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="cost_events"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     run = models.ForeignKey(
         Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_events"
     )
@@ -172,6 +193,9 @@ class CostEvent(models.Model):
     units = models.JSONField(default=dict, blank=True, help_text="Tokens or images billed.")
     usd = models.DecimalField(max_digits=10, decimal_places=6)
     idempotency_key = models.CharField(max_length=200, unique=True)
+    unconfirmed = models.BooleanField(
+        default=False, help_text="Started, no answer saved: it may have been billed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -182,12 +206,14 @@ class CostEvent(models.Model):
         return f"{self.provider}/{self.operation} ${self.usd}"
 
 
-class LabJob(models.Model):
+class LabJob(WorkItem):
     """A Quick Utility Lab job: one-off work on uploaded images, outside any project.
 
-    Files live in the user's scratch area (var/scratch/<user id>/<job id>/); results can be
-    saved into a project afterwards.
+    Files live in the user's scratch area (var/scratch/<user id>/<job id>/); each input's result
+    is a step row; results can be saved into a project afterwards.
     """
+
+    step_item_type = LAB_JOB
 
     class Operation(models.TextChoices):
         BG_REMOVE = "bg_remove", "Remove background"
@@ -195,25 +221,15 @@ class LabJob(models.Model):
         COLOR = "color", "Colour profile"
         GENERATE = "generate", "Generate (OpenAI)"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     operation = models.CharField(max_length=12, choices=Operation.choices)
     params = models.JSONField(default=dict, blank=True)
     inputs = models.JSONField(default=list, blank=True, help_text="[{name, file}]")
-    outputs = models.JSONField(default=list, blank=True, help_text="[{input, file, log} | error]")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    outputs = models.JSONField(
+        default=list, blank=True, help_text="Legacy results (before step rows); not written."
+    )
     cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -222,16 +238,24 @@ class LabJob(models.Model):
     def __str__(self) -> str:
         return f"{self.get_operation_display()} ({self.status})"
 
-    @property
-    def is_final(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
 
+class PostprocessJob(WorkItem):
+    """Post-processing of a run's picks again (a new pick, other steps, other settings)."""
 
-class WorkerHeartbeat(models.Model):
-    """Written by a scheduled task, so /health shows whether a worker is really working."""
+    step_item_type = POSTPROCESS_JOB
 
-    name = models.CharField(max_length=100, unique=True)
-    seen_at = models.DateTimeField()
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="postprocess_jobs")
+    job = models.ForeignKey(RunJob, on_delete=models.CASCADE, related_name="postprocess_jobs")
+    config = models.JSONField(default=dict, help_text="The chain's settings for this pass.")
+    only = models.JSONField(null=True, blank=True, help_text="Exactly these steps, or enabled.")
+    confirm_spend = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.name} @ {self.seen_at:%H:%M:%S}"
+        return f"postprocess {self.job} ({self.status})"

@@ -1,0 +1,133 @@
+"""The work engine's rows: an abstract work item, and one step row per step of an item.
+
+Every kind of work (a run's job, a Lab job, post-processing of a run, later exports and copilot
+instructions) is a WorkItem subclass; `pipeline.engine` claims, runs and ends them all alike.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from projects.models import Asset, Project
+
+# The step rows' item_type of each kind of work item.
+RUN_JOB, LAB_JOB, POSTPROCESS_JOB = "run_job", "lab_job", "postprocess_job"
+
+
+class WorkStatus(models.TextChoices):
+    PLANNED = "planned", "Planned (dry run)"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    ERRORED = "errored", "Errored"
+    CANCELED = "canceled", "Canceled"
+
+
+ACTIVE_STATUSES = (WorkStatus.QUEUED, WorkStatus.RUNNING)
+FINAL_STATUSES = (WorkStatus.DONE, WorkStatus.FAILED, WorkStatus.ERRORED, WorkStatus.CANCELED)
+
+
+class WorkItem(models.Model):
+    """One unit of work. Its row is the truth; django-q2 only delivers it.
+
+    `failed` is an expected end with a user-facing message and a stable code; `errored` is a bug,
+    with the traceback kept for staff. `locked_by` is host:pid:thread of the worker holding the
+    lease; a lease that is not renewed (heartbeat) expires and another worker takes the item.
+    """
+
+    Status = WorkStatus
+
+    status = models.CharField(max_length=10, choices=WorkStatus.choices, default="queued")
+    step = models.CharField(max_length=30, blank=True, help_text="Step running or last started.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    locked_by = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True, help_text="For errored items; shown to staff only.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class StepRun(models.Model):
+    """What one step of one work item did: one row per step and attempt (per input for the Lab).
+
+    A paid step writes its row (`paid`, status running) before it calls the provider: a row left
+    running by a dead worker is a call that may have been billed without an answer saved, and
+    is recorded after recovery as an unconfirmed cost event.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+        ERRORED = "errored", "Errored"
+        LOST = "lost", "Lost (worker died)"
+
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="step_runs"
+    )
+    item_type = models.CharField(max_length=20)
+    item_id = models.CharField(max_length=40)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=30)
+    subject = models.CharField(
+        max_length=60, blank=True, help_text="What the step worked on, when an item has several."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    paid = models.BooleanField(default=False, help_text="The step calls a paid service.")
+    input_sha256 = models.CharField(max_length=64, blank=True)
+    param_key = models.CharField(max_length=64, blank=True)
+    output_asset = models.ForeignKey(
+        Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    output_file = models.CharField(max_length=300, blank=True, help_text="Outside a project.")
+    cost_event = models.ForeignKey(
+        "pipeline.CostEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notes = models.JSONField(default=dict, blank=True, help_text="What the step reports.")
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["item_type", "item_id", "started_at", "pk"]
+        indexes = [models.Index(fields=["item_type", "item_id"], name="steprun_item")]
+
+    def __str__(self) -> str:
+        return f"{self.item_type}:{self.item_id} {self.step} {self.status}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by a scheduled task, so /health shows whether a worker is really working."""
+
+    name = models.CharField(max_length=100, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.seen_at:%H:%M:%S}"
+
+
+def delete_step_rows(sender: type, instance: WorkItem, **_: object) -> None:
+    """Step rows point at their item by type and id: they go when the item goes."""
+    item_type = getattr(sender, "step_item_type", None)
+    if item_type:
+        StepRun.objects.filter(item_type=item_type, item_id=str(instance.pk)).delete()

@@ -1,0 +1,58 @@
+"""Every kind of work the engine runs, each one model plus its explicit list of steps.
+
+Adding a kind of work is one WorkType here plus one line in WORK_TYPES; the runner, the
+sweeper, step rows and crash recovery come with it (pipeline.engine).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline import engine
+from pipeline.models import LAB_JOB, POSTPROCESS_JOB, RUN_JOB, LabJob, PostprocessJob, Run, RunJob
+from pipeline.services import execute, lab, steps
+from pipeline.services import postprocess as pp
+
+RUN_JOBS = engine.WorkType(
+    name=RUN_JOB,
+    model=RunJob,
+    steps=steps.STEPS,
+    context=lambda job: steps.JobContext(run=job.run, job=job),
+    canceled=lambda job: Run.objects.filter(pk=job.run_id, status=Run.Status.CANCELED).exists(),
+    requeue=execute.requeue_jobs,
+    finished=lambda job: execute.finalize_run(job.run_id),
+    lost_paid_call=execute.record_unconfirmed_call,
+    select_related=("run__project__storage",),
+)
+
+LAB_JOBS = engine.WorkType(
+    name=LAB_JOB,
+    model=LabJob,
+    steps=lab.STEPS,
+    context=lab.LabContext,
+    canceled=lambda job: False,
+    requeue=lambda jobs: [lab.enqueue_lab_job(job) for job in jobs],
+    lost_paid_call=lab.record_unconfirmed_lab_call,
+    project_id=lambda job: None,
+)
+
+POSTPROCESS_JOBS = engine.WorkType(
+    name=POSTPROCESS_JOB,
+    model=PostprocessJob,
+    steps=pp.PASS_STEPS,
+    context=pp.PassContext,
+    requeue=lambda items: [pp.enqueue_pass(item) for item in items],
+    finished=pp.pass_finished,
+    select_related=("job__run__project__storage",),
+)
+
+WORK_TYPES: dict[str, engine.WorkType] = {
+    work.name: work for work in (RUN_JOBS, LAB_JOBS, POSTPROCESS_JOBS)
+}
+
+
+def sweep_all() -> dict[str, Any]:
+    """The one sweeper: every type's stranded items, then runs left unsettled."""
+    counts = {name: engine.sweep(work) for name, work in WORK_TYPES.items()}
+    totals = {key: sum(c[key] for c in counts.values()) for key in ("requeued", "failed")}
+    return {**totals, "finalized": execute.settle_stuck_runs(), "by_type": counts}
