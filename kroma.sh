@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kroma's two set-up commands:
 #   ./kroma.sh up     install everything, migrate, seed the demo, serve web + worker on :8788
-#   ./kroma.sh test   install what tests need (dev extras, Debian chromium), run ruff and pytest
+#   ./kroma.sh test   install what tests need (dev extras, Debian chromium, PostgreSQL), run ruff
+#                     and the whole pytest suite twice: on SQLite, then on PostgreSQL
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -73,6 +74,46 @@ cmd_up() {
   exec "$PY" manage.py kroma_serve "$@"
 }
 
+# A PostgreSQL server for the second test pass: KROMA_TEST_POSTGRES_URL if set, else one on
+# 127.0.0.1:5432 that answers, else a throwaway cluster from Debian's binaries in var/pgtest
+# (installing `postgresql` first when its binaries are missing; KROMA_TEST_PG_THROWAWAY=1 forces
+# this). Sets PG_URL (and PG_STARTED when it started one, for stop_postgres).
+PG_URL="" PG_STARTED=""
+ensure_postgres() {
+  if [ -n "${KROMA_TEST_POSTGRES_URL:-}" ]; then PG_URL="$KROMA_TEST_POSTGRES_URL"; return 0; fi
+  if [ "${KROMA_TEST_PG_THROWAWAY:-0}" != 1 ] && "$PY" -c 'import psycopg,sys; psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3).close()' 2>/dev/null; then
+    PG_URL="postgres://postgres@127.0.0.1:5432/kroma"
+    return 0
+  fi
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$bin" ]; then
+    say "Installing Debian postgresql for the PostgreSQL test pass"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  fi
+  say "Starting a throwaway PostgreSQL ($bin) on 127.0.0.1:54329"
+  local dir="$PWD/var/pgtest" port=54329 as=()
+  # PostgreSQL refuses to run as root: run the throwaway cluster as the postgres user.
+  if [ "$(id -u)" -eq 0 ]; then as=(runuser -u postgres --); fi
+  rm -rf "$dir"; mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  PG_STARTED="$bin/pg_ctl -D $dir/data"
+  PG_URL="postgres://postgres@127.0.0.1:$port/kroma"
+}
+
+stop_postgres() {
+  if [ -n "$PG_STARTED" ]; then
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- $PG_STARTED -m fast stop >/dev/null; else $PG_STARTED -m fast stop >/dev/null; fi
+  fi
+}
+
 cmd_test() {
   ensure_venv
   ensure_installed dev
@@ -80,7 +121,13 @@ cmd_test() {
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
   export KROMA_MODELS_DIR="${KROMA_MODELS_DIR:-$PWD/../shared/models}"
-  exec "$PY" -m pytest "$@"
+  trap stop_postgres EXIT
+  ensure_postgres
+  export KROMA_TEST_POSTGRES_URL="$PG_URL"
+  say "Test pass 1 of 2: SQLite"
+  env -u DATABASE_URL "$PY" -m pytest "$@"
+  say "Test pass 2 of 2: PostgreSQL ($PG_URL)"
+  DATABASE_URL="$PG_URL" "$PY" -m pytest "$@"
 }
 
 case "${1:-}" in

@@ -7,12 +7,23 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
 def envbool(name: str, default: str) -> bool:
-    return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
+    """1/true/yes/on or 0/false/no/off; anything else (a typo like `ture`) stops start-up."""
+    value = os.getenv(name, default).strip().lower()
+    if value not in TRUE_WORDS + FALSE_WORDS:
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r} is not a yes/no value: use one of "
+            f"{', '.join(TRUE_WORDS)} or {', '.join(w for w in FALSE_WORDS if w)}."
+        )
+    return value in TRUE_WORDS
 
 
 def envint(name: str, default: str) -> int:

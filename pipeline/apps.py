@@ -10,9 +10,15 @@ class PipelineConfig(AppConfig):
         from django.db.models.signals import post_delete
         from django_q.signals import post_spawn
 
+        from pipeline.config import check_project_overrides
         from pipeline.engine import start_watchdog
         from pipeline.models import LabJob, PostprocessJob, RunJob
         from pipeline.models.work import delete_step_rows
+        from projects.models.base import OVERRIDE_CHECKS
+
+        # A project's manifest overrides are checked whenever a form saves them.
+        if check_project_overrides not in OVERRIDE_CHECKS:
+            OVERRIDE_CHECKS.append(check_project_overrides)
 
         for model in (RunJob, LabJob, PostprocessJob):
             post_delete.connect(delete_step_rows, sender=model, dispatch_uid=f"steps-{model}")

@@ -17,13 +17,15 @@ from typing import Any
 from django.conf import settings
 
 from kroma.lib.errors import UserError
-from projects.models import Project
+from kroma.lib.providers import image_providers
+from projects.models import Project, Stage
 
 MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2")
-PROVIDERS = ("openai", "local")
 QUALITIES = ("low", "medium", "high", "auto")
 SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")
-STAGES = ("style", "time", "weather", "characters")
+STAGES = tuple(Stage.values)  # in order
+FIXED_QUALITIES = tuple(q for q in QUALITIES if q != "auto")
+FIXED_SIZES = tuple(s for s in SIZES if s != "auto")
 
 
 class ConfigError(UserError, ValueError):
@@ -42,11 +44,19 @@ def settings_dir() -> Path:
 
 
 def read_json_file(path: Path) -> dict[str, Any]:
-    label = _label(path)
+    label = file_label(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(label, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(label, "", "is a folder, not a JSON file") from None
+    except PermissionError:
+        raise ConfigError(label, "", "cannot be read (permission denied)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(label, "", f"not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(label, "", "nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(label, "", f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(data, dict):
@@ -54,7 +64,7 @@ def read_json_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _label(path: Path) -> str:
+def file_label(path: Path) -> str:
     try:
         return str(path.relative_to(settings.BASE_DIR))
     except ValueError:
@@ -92,13 +102,20 @@ def _num(lo: float, hi: float) -> Callable[[Any], float]:
     return check
 
 
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+def _choice(options: tuple[str, ...] | Callable[[], list[str]]) -> Callable[[Any], str]:
+    """One of `options` (a tuple, or a function giving the current ones, e.g. a registry)."""
+
     def check(value: Any) -> str:
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}; got {json.dumps(value)}")
+        allowed = options() if callable(options) else options
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}; got {json.dumps(value)}")
         return value
 
     return check
+
+
+def _image_providers() -> list[str]:
+    return [spec.name for spec in image_providers()]
 
 
 def _bool(value: Any) -> bool:
@@ -123,7 +140,7 @@ MANIFEST_RULES: dict[str, Callable[[Any], Any]] = {
     "style_refs": _str_list,
     "scene_refs": _str_list,
     "safe_batch_limit": _int(1, 1000),
-    "generation.provider": _choice(PROVIDERS),
+    "generation.provider": _choice(_image_providers),
     "generation.model": _choice(MODELS),
     "generation.max_candidates": _int(1, 6),
     "generation.candidates": _int(1, 6),
@@ -216,23 +233,45 @@ def validate_manifest(data: dict[str, Any], source: str) -> Manifest:
     return Manifest(data)
 
 
+def check_override_keys(
+    defaults: dict[str, Any], overrides: Any, source: str, at: str = ""
+) -> None:
+    """Every key of `overrides` must exist in `defaults`, with an object where they have one."""
+    if not isinstance(overrides, dict):
+        raise ConfigError(source, at, f"must be an object, got {json.dumps(overrides)}")
+    for key, value in overrides.items():
+        path = f"{at}.{key}" if at else key
+        if key not in defaults:
+            known = ", ".join(sorted(defaults))
+            raise ConfigError(source, path, f"unknown key; known here: {known}")
+        if isinstance(defaults[key], dict):
+            if not isinstance(value, dict):
+                keys = ", ".join(sorted(defaults[key]))
+                raise ConfigError(
+                    source, path, f"must be an object (of {keys}), got {json.dumps(value)}"
+                )
+            check_override_keys(defaults[key], value, source, path)
+
+
+def check_project_overrides(project: Project) -> None:
+    """What saving a project's manifest overrides checks (the admin, forms, the API)."""
+    from pipeline.postprocess.config import load_postprocess
+
+    load_manifest(project)
+    load_postprocess(project)
+
+
 def load_manifest(project: Project | None = None) -> Manifest:
     """settings/manifest.json merged with `project.manifest_overrides`, validated."""
     path = settings_dir() / "manifest.json"
     data = read_json_file(path)
-    validate_manifest(data, _label(path))
+    validate_manifest(data, file_label(path))
     if project is None or not project.manifest_overrides:
         return Manifest(data)
     if not isinstance(project.manifest_overrides, dict):
         raise ConfigError(f"project {project.slug} manifest overrides", "", "must be an object")
     overrides = {k: v for k, v in project.manifest_overrides.items() if k != "postprocess"}
-    unknown = set(overrides) - set(data)
-    if unknown:
-        raise ConfigError(
-            f"project {project.slug} manifest overrides",
-            sorted(unknown)[0],
-            f"unknown key; known keys: {', '.join(sorted(data))}",
-        )
+    check_override_keys(data, overrides, f"project {project.slug} manifest overrides")
     merged = deep_merge(data, overrides)
     return validate_manifest(merged, f"project {project.slug} manifest overrides")
 
@@ -248,34 +287,58 @@ class ModelPrices:
     estimated: bool
 
 
+def _object(value: Any, label: str, where: str, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(label, where, f"must be an object of {what}, got {json.dumps(value)}")
+    return value
+
+
+def pricing_label() -> str:
+    return file_label(settings_dir() / "pricing.json")
+
+
 def load_prices(model: str) -> ModelPrices:
+    """One model's prices from pricing.json; every problem names the file and JSON path."""
     path = settings_dir() / "pricing.json"
-    label = _label(path)
-    data = read_json_file(path)
-    models = data.get("models")
-    if not isinstance(models, dict):
-        raise ConfigError(label, "models", "must be an object of model name -> prices")
+    label = file_label(path)
+    models = _object(read_json_file(path).get("models"), label, "models", "model -> prices")
     if model not in models:
         raise ConfigError(label, f"models.{model}", "no prices for this model")
-    entry = models[model]
-    try:
-        tokens = entry["per_million_tokens"]
-        per_image = entry["per_image"]
-        prices = ModelPrices(
-            model=model,
-            per_image={
-                q: {s: _num(0, 100)(p) for s, p in sizes.items()} for q, sizes in per_image.items()
-            },
-            text_input=_num(0, 10_000)(tokens["text_input"]),
-            image_input=_num(0, 10_000)(tokens["image_input"]),
-            image_output=_num(0, 10_000)(tokens["image_output"]),
-            input_image_tokens={
-                k: _int(0, 100_000)(v) for k, v in entry["input_image_tokens"].items()
-            },
-            estimated=bool(entry.get("estimated", False)),
-        )
-    except KeyError as exc:
-        raise ConfigError(label, f"models.{model}.{exc.args[0]}", "is missing") from None
-    except (ValueError, AttributeError) as exc:
-        raise ConfigError(label, f"models.{model}", str(exc)) from None
-    return prices
+    where = f"models.{model}"
+    entry = _object(models[model], label, where, "prices")
+
+    def part(key: str, what: str) -> dict[str, Any]:
+        if key not in entry:
+            raise ConfigError(label, f"{where}.{key}", "is missing")
+        return _object(entry[key], label, f"{where}.{key}", what)
+
+    def number(value: Any, at: str, check: Callable[[Any], Any]) -> Any:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise ConfigError(label, at, str(exc)) from None
+
+    per_image = {}
+    for quality, sizes in part("per_image", "quality -> size -> price").items():
+        at = f"{where}.per_image.{quality}"
+        per_image[quality] = {
+            size: number(price, f"{at}.{size}", _num(0, 100))
+            for size, price in _object(sizes, label, at, "size -> price").items()
+        }
+    tokens = part("per_million_tokens", "kind -> price")
+    for key in ("text_input", "image_input", "image_output"):
+        if key not in tokens:
+            raise ConfigError(label, f"{where}.per_million_tokens.{key}", "is missing")
+    at = f"{where}.per_million_tokens"
+    return ModelPrices(
+        model=model,
+        per_image=per_image,
+        text_input=number(tokens["text_input"], f"{at}.text_input", _num(0, 10_000)),
+        image_input=number(tokens["image_input"], f"{at}.image_input", _num(0, 10_000)),
+        image_output=number(tokens["image_output"], f"{at}.image_output", _num(0, 10_000)),
+        input_image_tokens={
+            k: number(v, f"{where}.input_image_tokens.{k}", _int(0, 100_000))
+            for k, v in part("input_image_tokens", "fidelity -> tokens").items()
+        },
+        estimated=bool(entry.get("estimated", False)),
+    )

@@ -158,6 +158,7 @@ def heartbeat(work: WorkType, item: Any, worker: str) -> Iterator[None]:
 def start_step(
     work_name: str, item: Any, step: str, *, project_id: int | None, **fields: Any
 ) -> StepRun:
+    fields.setdefault("worker", worker_name())
     return StepRun.objects.create(
         project_id=project_id,
         item_type=work_name,

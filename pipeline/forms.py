@@ -2,44 +2,41 @@ from __future__ import annotations
 
 from django import forms
 
-from pipeline.config import STAGES, ConfigError, load_manifest
+from kroma.lib.providers import provider_choices
+from pipeline.config import FIXED_QUALITIES, FIXED_SIZES, ConfigError, load_manifest
 from pipeline.errors import GuardError, ProviderError
 from pipeline.postprocess.config import load_color_profiles
 from pipeline.services.credentials import credentials
 from pipeline.services.refs import resolve_scenes
-from projects.models import Project
-
-STAGE_LABELS = {
-    "style": "Style lock — redraw in the project's style, geometry kept",
-    "time": "Time / light — change time of day and lighting",
-    "weather": "Weather — add weather, structure kept",
-    "characters": "Characters — place the cast (needs a locked style)",
-}
+from projects.models import STAGE_HELP, Project, Stage
 
 
 class RunForm(forms.Form):
     stage = forms.ChoiceField(
-        choices=[(s, STAGE_LABELS[s]) for s in STAGES], widget=forms.RadioSelect
+        choices=[(s.value, f"{s.label} — {STAGE_HELP[s]}") for s in Stage], widget=forms.RadioSelect
     )
     scenes = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: all scenes."
     )
     candidates = forms.IntegerField(min_value=1, max_value=6, initial=3)
-    provider = forms.ChoiceField(
-        choices=[("openai", "OpenAI (paid)"), ("local", "local (no AI, offline)")], initial="openai"
-    )
+    provider = forms.ChoiceField(choices=[], initial="openai")
     variation = forms.CharField(
         required=False, max_length=200, help_text="Time stage: e.g. 'night'. Weather: e.g. 'snow'."
     )
 
     def __init__(self, *args: object, project: Project, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self.config_error = ""
+        keys: list[str] = []
         try:
             manifest_scenes = load_manifest(project)["scene_refs"]
             keys = [ref.key for ref in resolve_scenes(project, manifest_scenes, None)]
-        except (GuardError, ConfigError):  # no scenes yet, or a bad manifest: planning says why
-            keys = []
+        except ConfigError as exc:  # the page says so (not "no scenes"); planning refuses too
+            self.config_error = str(exc)
+        except GuardError:  # no scenes yet
+            pass
         self.fields["scenes"].choices = [(key, key) for key in keys]
+        self.fields["provider"].choices = provider_choices("image")
         try:
             has_key = bool(credentials(project, "openai")[0])
         except ProviderError:
@@ -90,20 +87,17 @@ class LabForm(forms.Form):
     prompt = forms.CharField(
         required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
     )
-    quality = forms.ChoiceField(
-        choices=[("low", "low"), ("medium", "medium"), ("high", "high")], initial="medium"
-    )
-    size = forms.ChoiceField(
-        choices=[(s, s) for s in ("1024x1024", "1024x1536", "1536x1024")], initial="1024x1024"
-    )
+    quality = forms.ChoiceField(choices=[(q, q) for q in FIXED_QUALITIES], initial="medium")
+    size = forms.ChoiceField(choices=[(s, s) for s in FIXED_SIZES], initial="1024x1024")
     confirm_spend = forms.BooleanField(required=False)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self.config_error = ""
         try:
             names = sorted(load_color_profiles())
-        except ConfigError:
-            names = []
+        except ConfigError as exc:  # the other tools still work; the page says what is broken
+            names, self.config_error = [], str(exc)
         self.fields["profile"].choices = [(n, n.replace("_", " ")) for n in names]
 
     def clean(self) -> dict:

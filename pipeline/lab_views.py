@@ -7,16 +7,17 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from kroma.lib.images import ImageRejectedError
-from pipeline.config import ConfigError
+from pipeline.config import FIXED_QUALITIES, FIXED_SIZES, ConfigError
 from pipeline.errors import PipelineError
 from pipeline.forms import LabForm
-from pipeline.models import LabJob
+from pipeline.models import CostEvent, LabJob
 from pipeline.services.lab import (
     create_lab_job,
     generate_estimate,
@@ -54,17 +55,24 @@ def lab(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             return redirect("pipeline:lab_job", job_id=job.pk)
-    prices = {
-        f"{quality}|{size}": f"{generate_estimate({'quality': quality, 'size': size}):.3f}"
-        for quality in ("low", "medium", "high")
-        for size in ("1024x1024", "1024x1536", "1536x1024")
-    }
+    try:
+        prices = {
+            f"{quality}|{size}": f"{generate_estimate({'quality': quality, 'size': size}):.3f}"
+            for quality in FIXED_QUALITIES
+            for size in FIXED_SIZES
+        }
+        pricing_error = ""
+    except ConfigError as exc:  # only Generate needs prices: the free tools keep working
+        prices, pricing_error = {}, str(exc)
+    spent = CostEvent.objects.filter(user=request.user, project=None).aggregate(usd=Sum("usd"))
     context = {
         "form": form,
         "jobs": LabJob.objects.filter(user=request.user)[:12],
         "nav": "lab",
-        "default_generate_price": prices["medium|1024x1024"],
+        "default_generate_price": prices.get("medium|1024x1024", "?"),
         "generate_prices": prices,
+        "pricing_error": pricing_error,
+        "lab_spent_usd": spent["usd"],
     }
     return render(request, "pipeline/lab.html", context, status=400 if form.errors else 200)
 

@@ -23,6 +23,7 @@ from PIL import Image
 
 from pipeline import paths
 from pipeline.models import RUN_JOB, CostEvent, QualityReport, Run, RunCandidate, RunJob, StepRun
+from pipeline.runlog_schema import RunLogError, validate_run_log
 from pipeline.steprecords import step_fields
 from projects.models import Asset, Project
 from projects.storage import read_file, storage_for, write_file_atomic
@@ -194,15 +195,14 @@ def write_run_log(run: Run) -> str:
     return path
 
 
-class RunLogError(ValueError):
-    pass
-
-
 @transaction.atomic
 def ingest_run_log(data: dict[str, Any], *, project: Project | None = None) -> tuple[Run, bool]:
     """Rows from a run log; returns (run, created). Re-ingesting the same log adds nothing."""
-    if data.get("schema") != SCHEMA:
-        raise RunLogError(f"not a Kroma run log (schema {data.get('schema')!r}, expected {SCHEMA})")
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise RunLogError(f"not a Kroma run log (schema {found!r}, expected {SCHEMA})")
+    validate_run_log(data)
+    data = _settle_unfinished(data)
     meta = data["run"]
     if project is None:
         project = Project.objects.filter(slug=meta["project"]).first()
@@ -253,6 +253,25 @@ def ingest_run_log(data: dict[str, Any], *, project: Project | None = None) -> t
         if jobs[entry["index"]].ingested:
             _ingest_steps(project, jobs[entry["index"]], entry)
     return run, created
+
+
+UNFINISHED = ("queued", "running")
+
+
+def _settle_unfinished(data: dict[str, Any]) -> dict[str, Any]:
+    """A log written while its run was still working: no worker here will finish it, so it
+    is ingested as failed (with the reason) instead of staying "running" for ever."""
+    meta = data["run"]
+    if meta["mode"] != "run" or meta["status"] not in UNFINISHED:
+        return data
+    reason = "ingested from a log written before the run finished; its remaining work is lost"
+    jobs = [
+        {**job, "status": "failed", "error_code": "ingested_unfinished", "error": reason}
+        if job["status"] in UNFINISHED
+        else job
+        for job in data["jobs"]
+    ]
+    return {**data, "run": {**meta, "status": "failed", "error": reason}, "jobs": jobs}
 
 
 def _final_asset(project: Project, ref: Any) -> Asset | None:
@@ -358,8 +377,11 @@ def _candidate_asset(project: Project, entry: dict[str, Any]) -> Asset | None:
     if asset is not None or not path or not storage_for(project).exists(path):
         return asset
     data = read_file(project, path)
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (OSError, Image.DecompressionBombError):
+        return None  # not an image: the candidate is ingested without one
     return Asset.objects.create(
         project=project,
         kind=Asset.Kind.CANDIDATE,

@@ -88,6 +88,8 @@ def _run_context(run: Run) -> dict:
     candidates = RunCandidate.objects.filter(job__run=run).select_related("asset").order_by("index")
     by_job: dict[int, list[RunCandidate]] = {}
     for candidate in candidates:
+        if candidate.asset is not None:
+            candidate.asset.project = run.project  # its URLs need the slug: no query each
         by_job.setdefault(candidate.job_id, []).append(candidate)
     passes = set(
         PostprocessJob.objects.filter(run=run, status__in=ACTIVE_STATUSES).values_list(
@@ -97,6 +99,8 @@ def _run_context(run: Run) -> dict:
     for job in jobs:
         job.candidate_list = by_job.get(job.pk, [])
         job.final_output = job.final_asset
+        if job.final_asset is not None:
+            job.final_asset.project = run.project
         job.postprocessing = job.pk in passes
     active = any(job.is_active for job in jobs) or bool(passes)
     variation = run.plan.get("variation") or (

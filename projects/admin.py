@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from kroma.lib.images import ImageRejectedError, clean_image
+from kroma.lib.providers import provider_choices
 from projects import models
 from projects.services.assets import store_clean_image
 
@@ -212,8 +213,17 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     autocomplete_fields = ["project"]
 
 
+class ProviderAccountForm(forms.ModelForm):
+    provider = forms.ChoiceField(choices=provider_choices)
+
+    class Meta:
+        model = models.ProviderAccount
+        fields = ["project", "provider", "name", "base_url", "config", "is_enabled"]
+
+
 @admin.register(models.ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
+    form = ProviderAccountForm
     list_display = ["__str__", "project", "base_url", "is_enabled"]
     list_filter = ["provider", "is_enabled", "project"]
     search_fields = ["name", "base_url"]

@@ -62,3 +62,25 @@ class AssetFilterForm(forms.Form):
 
     kind = forms.ChoiceField(choices=[("", "All kinds"), *Asset.Kind.choices], required=False)
     page = forms.IntegerField(min_value=1, required=False)
+
+
+class ReferenceUploadForm(forms.Form):
+    """The universe page's "add images" form: which kind, and for which character."""
+
+    kind = forms.ChoiceField(
+        choices=[("scene", "Scenes"), ("style", "Style references"), ("character", "Characters")]
+    )
+    character = forms.ModelChoiceField(queryset=None, required=False)
+
+    def __init__(self, *args: object, project: Project, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["character"].queryset = project.characters.all()
+        self.fields["character"].error_messages["invalid_choice"] = (
+            "Choose one of this project's characters."
+        )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        if cleaned.get("kind") == "character" and not cleaned.get("character"):
+            self.add_error("character", "Choose one of this project's characters.")
+        return cleaned

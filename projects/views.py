@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,10 +15,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 from PIL import Image
 
-from kroma.lib.images import ImageRejectedError
+from kroma.lib.errors import UserError
 from projects.access import get_project_for_user
-from projects.forms import AssetFilterForm, NewProjectForm, StoryForm
-from projects.models import Asset, Project
+from projects.forms import AssetFilterForm, NewProjectForm, ReferenceUploadForm, StoryForm
+from projects.models import Asset, Project, ReferenceSetItem, StyleReference
 from projects.services.projects import create_project, update_story
 from projects.services.references import add_references
 from projects.storage import storage_for
@@ -55,14 +55,30 @@ def universe(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, template, _universe_context(project))
 
 
+SCENE_STRIP = 48  # scenes shown on the universe page; the assets page lists them all
+
+
 def _universe_context(project: Project, **extra: object) -> dict[str, object]:
+    """Everything the universe page shows, in a fixed number of queries."""
+    items = ReferenceSetItem.objects.select_related("asset__project").order_by("position")
+    scenes = project.assets.filter(kind=Asset.Kind.SCENE_REF).select_related("project")
     return {
         "project": project,
-        "scenes": project.assets.filter(kind=Asset.Kind.SCENE_REF).order_by("created_at"),
-        "characters": project.characters.prefetch_related("reference_sets__items__asset"),
-        "style_guides": project.style_guides.prefetch_related("references__asset"),
+        "scenes": scenes.order_by("created_at", "pk")[:SCENE_STRIP],
+        "scene_count": scenes.count(),
+        "characters": project.characters.prefetch_related(
+            Prefetch("reference_sets__items", queryset=items)
+        ),
+        "style_guides": project.style_guides.prefetch_related(
+            Prefetch(
+                "references",
+                queryset=StyleReference.objects.select_related("asset__project").order_by(
+                    "position"
+                ),
+            )
+        ),
         "reference_sets": project.reference_sets.select_related("character").prefetch_related(
-            "items__asset"
+            Prefetch("items", queryset=items)
         ),
         **extra,
     }
@@ -74,22 +90,26 @@ def add_reference_images(request: HttpRequest, slug: str) -> HttpResponse:
     """Upload scenes, style anchors or character sheets from the universe page."""
     project = get_project_for_user(request.user, slug)
     uploads = request.FILES.getlist("images")
+    form = ReferenceUploadForm(request.POST, project=project)
     kind = request.POST.get("kind", "")
-    character = project.characters.filter(pk=request.POST.get("character") or 0).first()
     too_big = [f.name for f in uploads if f.size > settings.MAX_UPLOAD_BYTES]
     try:
+        if not form.is_valid():
+            field, errors = next(iter(form.errors.items()))
+            raise UserError(f"{errors[0]}", field=field)
         if too_big:
-            raise ValueError(
-                f"{', '.join(too_big)}: larger than {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB each."
+            raise UserError(
+                f"{', '.join(too_big)}: larger than {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB each.",
+                field="images",
             )
         assets = add_references(
             project=project,
             user=request.user,
-            kind=kind,
+            kind=form.cleaned_data["kind"],
             files=[(f.name, f.read()) for f in uploads],
-            character=character,
+            character=form.cleaned_data["character"],
         )
-    except (ImageRejectedError, ValueError) as exc:
+    except UserError as exc:
         context = _universe_context(project, upload_error=str(exc), upload_kind=kind)
         return render(request, "projects/universe.html", context, status=400)
     label = {"scene": "scene", "style": "style reference", "character": "character reference"}

@@ -8,15 +8,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from kroma.lib.providers import get_spec
 from pipeline.models.work import LAB_JOB, POSTPROCESS_JOB, RUN_JOB, WorkItem
-from projects.models import Asset, Project
-
-
-class Stage(models.TextChoices):
-    STYLE = "style", "Style lock"
-    TIME = "time", "Time / light"
-    WEATHER = "weather", "Weather"
-    CHARACTERS = "characters", "Characters"
+from projects.models import Asset, Project, Stage
 
 
 def new_run_uid() -> str:
@@ -72,6 +66,11 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return self.uid
+
+    @property
+    def provider_label(self) -> str:
+        spec = get_spec(self.provider)
+        return spec.label if spec else self.provider
 
 
 class RunJob(WorkItem):

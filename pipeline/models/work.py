@@ -92,6 +92,7 @@ class StepRun(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     paid = models.BooleanField(default=False, help_text="The step calls a paid service.")
+    worker = models.CharField(max_length=100, blank=True, help_text="host:pid:thread")
     input_sha256 = models.CharField(max_length=64, blank=True)
     param_key = models.CharField(max_length=64, blank=True)
     output_asset = models.ForeignKey(

@@ -17,6 +17,7 @@ from pipeline.config import (
     _text,
     check_rules,
     deep_merge,
+    file_label,
     read_json_file,
     settings_dir,
 )
@@ -81,7 +82,7 @@ def validate_postprocess(data: dict[str, Any], source: str) -> dict[str, Any]:
 def load_postprocess(project: Project | None = None) -> dict[str, Any]:
     """The chain's settings: the file, merged with a project's `postprocess` overrides."""
     path = settings_dir() / "postprocess.json"
-    data = validate_postprocess(read_json_file(path), "settings/postprocess.json")
+    data = validate_postprocess(read_json_file(path), file_label(path))
     overrides = (project.manifest_overrides or {}).get("postprocess") if project else None
     if not overrides:
         return data
@@ -163,7 +164,7 @@ def validate_profile(name: str, profile: Any, source: str) -> dict[str, Any]:
 
 def load_color_profiles() -> dict[str, dict[str, Any]]:
     path = settings_dir() / "color-correction.json"
-    source = "settings/color-correction.json"
+    source = file_label(path)
     data = read_json_file(path)
     profiles = data.get("profiles")
     if not isinstance(profiles, dict) or not profiles:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 
@@ -55,8 +56,31 @@ class GenerationResult:
 
 
 class Provider(Protocol):
+    """What an image provider does; registered by name in kroma.lib.providers."""
+
     name: str
     label: str
     paid: bool
 
+    def __init__(self, *, api_key: str | None, base_url: str | None) -> None: ...
+
     def generate(self, request: GenerationRequest) -> GenerationResult: ...
+
+    @classmethod
+    def model_for(cls, generation: dict[str, Any]) -> str:
+        """The model a run with these generation settings records."""
+        ...
+
+    @classmethod
+    def estimate(
+        cls, *, generation: dict[str, Any], model: str, prompt: str, images: int, candidates: int
+    ) -> Decimal:
+        """What one planned request is expected to cost (0 for a free provider)."""
+        ...
+
+    @classmethod
+    def cost(
+        cls, *, model: str, usage: dict[str, Any] | None, n: int, quality: str, size: str
+    ) -> tuple[Decimal, dict[str, Any]]:
+        """What an answer cost, and its billed units."""
+        ...

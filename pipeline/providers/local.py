@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import time
+from decimal import Decimal
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -69,6 +71,21 @@ class LocalProvider:
     name = "local"
     label = "local (no AI, offline)"
     paid = False
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None) -> None:
+        pass  # offline: no key, no endpoint
+
+    @classmethod
+    def model_for(cls, generation: dict[str, Any]) -> str:
+        return "local"
+
+    @classmethod
+    def estimate(cls, **_: Any) -> Decimal:
+        return Decimal(0)
+
+    @classmethod
+    def cost(cls, *, n: int, **_: Any) -> tuple[Decimal, dict[str, Any]]:
+        return Decimal(0), {"images": n}
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         started = time.monotonic()

@@ -11,6 +11,7 @@ import base64
 import logging
 import random
 import time
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import openai
@@ -26,6 +27,48 @@ class OpenAIProvider:
     name = "openai"
     label = "OpenAI"
     paid = True
+
+    @classmethod
+    def model_for(cls, generation: dict[str, Any]) -> str:
+        return generation["model"]
+
+    @classmethod
+    def estimate(
+        cls, *, generation: dict[str, Any], model: str, prompt: str, images: int, candidates: int
+    ) -> Decimal:
+        """Per-image output price for the quality and size, plus prompt and input-image tokens."""
+        from pipeline.config import ConfigError, load_prices, pricing_label
+
+        prices = load_prices(model)
+        quality = generation["quality"] if generation["quality"] != "auto" else "high"
+        size = generation["size"] if generation["size"] != "auto" else "1024x1024"
+        per_image = prices.per_image.get(quality, {}).get(size)
+        if per_image is None:
+            raise ConfigError(
+                pricing_label(), f"models.{model}.per_image.{quality}.{size}", "missing"
+            )
+        text_tokens = len(prompt) / 4
+        image_tokens = prices.input_image_tokens.get(generation["input_fidelity"], 0) * images
+        usd = (
+            Decimal(str(per_image)) * candidates
+            + Decimal(str(text_tokens * prices.text_input / 1e6))
+            + Decimal(str(image_tokens * prices.image_input / 1e6))
+        )
+        return usd.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+    @classmethod
+    def prices_estimated(cls, model: str) -> bool:
+        from pipeline.config import load_prices
+
+        return load_prices(model).estimated
+
+    @classmethod
+    def cost(
+        cls, *, model: str, usage: dict[str, Any] | None, n: int, quality: str, size: str
+    ) -> tuple[Decimal, dict[str, Any]]:
+        from pipeline.services.costs import usd_for_call
+
+        return usd_for_call(model, usage, n, quality, size)
 
     def __init__(self, *, api_key: str | None, base_url: str | None = None) -> None:
         if not api_key:

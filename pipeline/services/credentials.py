@@ -10,18 +10,16 @@ from __future__ import annotations
 import os
 
 from kroma.lib.crypto import SecretKeyError
+from kroma.lib.providers import get_spec
 from pipeline.errors import ProviderError
 from projects.models import Project, ProjectSecret, ProviderAccount
 
-ENVIRONMENT = {
-    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
-    "photoroom": ("PHOTOROOM_API_KEY", "PHOTOROOM_BASE_URL"),
-    "removebg": ("REMOVE_BG_API_KEY", "REMOVE_BG_BASE_URL"),
-}
-
 
 def credentials(project: Project | None, provider: str) -> tuple[str | None, str | None]:
-    key_var, url_var = ENVIRONMENT[provider]
+    spec = get_spec(provider)
+    if spec is None or not spec.key_env:
+        return None, None
+    key_var, url_var = spec.key_env, spec.url_env
     if project is None:
         return os.environ.get(key_var), os.environ.get(url_var)
     secret = ProjectSecret.objects.filter(

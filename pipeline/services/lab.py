@@ -27,8 +27,8 @@ from pipeline.models import LAB_JOB, CostEvent, LabJob, StepRun
 from pipeline.postprocess.base import ChainContext
 from pipeline.postprocess.chain import run_chain
 from pipeline.postprocess.outputs import FolderOutputs
+from pipeline.providers import get_provider
 from pipeline.providers.base import GenerationRequest
-from pipeline.providers.openai_images import OpenAIProvider
 from pipeline.services.costs import usd_for_call
 from pipeline.services.credentials import credentials
 from pipeline.services.postprocess import chain_config
@@ -197,8 +197,7 @@ def process_lab_job(job_id: str) -> LabJob | None:
 
 
 def _generate(job: LabJob) -> None:
-    key, base_url = credentials(None, "openai")
-    provider = OpenAIProvider(api_key=key, base_url=base_url)
+    provider = get_provider(job.params.get("provider", "openai"), project=None)
     params = job.params
     request = GenerationRequest(
         model=params.get("model", GENERATE_MODEL),

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import string
 from dataclasses import asdict, dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from pipeline.config import STAGES, ConfigError, Manifest, load_manifest, load_prices
+from pipeline.config import STAGES, ConfigError, Manifest, load_manifest
 from pipeline.errors import GuardError
 from pipeline.models import Run, RunJob
 from pipeline.postprocess.chain import estimate_paid_steps
 from pipeline.postprocess.config import load_postprocess
+from pipeline.providers import prices_are_estimates, provider_class
 from pipeline.services.refs import (
     InputRef,
     locked_style_guide,
@@ -110,28 +111,6 @@ def _prompt_template(project: Project, stage: str, manifest: Manifest) -> tuple[
     return manifest[f"prompts.{stage}"], f"manifest prompts.{stage}"
 
 
-def _estimate(
-    manifest: Manifest, model: str, prompt: str, n_images: int, candidates: int
-) -> Decimal:
-    prices = load_prices(model)
-    gen = manifest["generation"]
-    quality = gen["quality"] if gen["quality"] != "auto" else "high"
-    size = gen["size"] if gen["size"] != "auto" else "1024x1024"
-    per_image = prices.per_image.get(quality, {}).get(size)
-    if per_image is None:
-        raise ConfigError(
-            "settings/pricing.json", f"models.{model}.per_image.{quality}.{size}", "missing"
-        )
-    text_tokens = len(prompt) / 4
-    image_tokens = prices.input_image_tokens.get(gen["input_fidelity"], 0) * n_images
-    usd = (
-        Decimal(str(per_image)) * candidates
-        + Decimal(str(text_tokens * prices.text_input / 1e6))
-        + Decimal(str(image_tokens * prices.image_input / 1e6))
-    )
-    return usd.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-
-
 def _variables(
     project: Project,
     stage: str,
@@ -164,15 +143,14 @@ def _check_request(
         raise GuardError(f"Unknown mode {mode!r}; use 'dry' or 'run'.")
     gen = manifest["generation"]
     provider = provider or gen["provider"]
-    if provider not in ("openai", "local"):
-        raise GuardError(f"Unknown provider {provider!r}; use 'openai' or 'local'.")
+    provider_cls = provider_class(provider)
     n = gen["candidates"] if candidates is None else candidates
     if not 1 <= n <= gen["max_candidates"]:
         raise GuardError(
             f"{n} candidates requested; generation.max_candidates allows "
             f"1..{gen['max_candidates']}."
         )
-    return provider, gen["model"] if provider == "openai" else "local", n
+    return provider, provider_cls.model_for(gen), n
 
 
 def _check_inputs(
@@ -249,8 +227,15 @@ def plan_run(
     for index, scene in enumerate(scene_refs):
         prompt = render_prompt(template, {**variables, "scene": scene.key}, source)
         usd = (
-            _estimate(manifest, model, prompt, n_images, n) if provider == "openai" else Decimal(0)
-        ) + paid_steps
+            provider_class(provider).estimate(
+                generation=manifest["generation"],
+                model=model,
+                prompt=prompt,
+                images=n_images,
+                candidates=n,
+            )
+            + paid_steps
+        )
         jobs.append(PlannedJob(index, scene.key, stage_input(project, stage, scene), prompt, usd))
     total = sum((job.estimate_usd for job in jobs), Decimal(0))
     if mode == "run" and total > 0 and not confirm_spend:
@@ -270,7 +255,7 @@ def plan_run(
         character_refs=character_refs,
         jobs=jobs,
         estimate_usd=total,
-        prices_estimated=provider == "openai" and load_prices(model).estimated,
+        prices_estimated=prices_are_estimates(provider_class(provider), model),
         variation=variation,
         postprocess=postprocess,
         warnings=warnings,

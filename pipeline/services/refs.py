@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from django.utils.text import slugify
+from PIL import Image
 
+from pipeline.config import STAGES
 from pipeline.errors import GuardError
 from pipeline.models import RunCandidate
 from projects.models import Asset, Project, ProjectStorage, StyleGuide
 from projects.storage import local_root, storage_for
-
-STAGE_ORDER = ("style", "time", "weather", "characters")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,7 @@ def check_style_path(project: Project, path: str, allowed_roots: list[str]) -> s
             f"style_refs: {path!r} is outside policy.allowed_style_roots ({', '.join(roots)}); "
             "style anchors must come from an allowed folder."
         )
-    policy = getattr(project, "storage", None)
-    if policy is None or policy.backend == ProjectStorage.Backend.LOCAL:
+    if _is_local(project):
         base = local_root(project)
         real = Path(os.path.realpath(base / norm))
         real_roots = [Path(os.path.realpath(base / root)) for root in roots]
@@ -62,9 +61,32 @@ def check_style_path(project: Project, path: str, allowed_roots: list[str]) -> s
             raise GuardError(
                 f"style_refs: {path!r} is a link that leads outside the allowed style roots."
             )
-    if not storage_for(project).exists(norm):
-        raise GuardError(f"style_refs: {path!r} does not exist in the project's storage.")
+    check_input_image(project, norm, "style_refs", path)
     return norm
+
+
+def _is_local(project: Project) -> bool:
+    policy = getattr(project, "storage", None)
+    return policy is None or policy.backend == ProjectStorage.Backend.LOCAL
+
+
+def check_input_image(project: Project, norm: str, what: str, path: str) -> None:
+    """An input a run sends to the provider: a file inside the project, and an image."""
+    storage = storage_for(project)
+    if _is_local(project):
+        base = Path(os.path.realpath(local_root(project)))
+        real = Path(os.path.realpath(local_root(project) / norm))
+        if real != base and base not in real.parents:
+            raise GuardError(f"{what}: {path!r} is a link that leads outside the project.")
+        if real.is_dir():
+            raise GuardError(f"{what}: {path!r} is a folder; name an image file.")
+    if not storage.exists(norm):
+        raise GuardError(f"{what}: {path!r} does not exist in the project's storage.")
+    try:
+        with storage.open(norm, "rb") as fh, Image.open(fh):
+            pass  # the header only: cheap, and enough to refuse a non-image
+    except (OSError, Image.DecompressionBombError, ValueError):
+        raise GuardError(f"{what}: {path!r} is not an image Kroma can read.") from None
 
 
 def resolve_scenes(
@@ -74,8 +96,7 @@ def resolve_scenes(
         refs = []
         for path in manifest_paths:
             norm = _clean_relative(path, "scene_refs")
-            if not storage_for(project).exists(norm):
-                raise GuardError(f"scene_refs: {path!r} does not exist in the project's storage.")
+            check_input_image(project, norm, "scene_refs", path)
             asset = Asset.objects.filter(project=project, path=norm).first()
             key = scene_key(asset) if asset else slugify(PurePosixPath(norm).stem)
             refs.append(InputRef(key, norm, asset.pk if asset else None, "scene_ref"))
@@ -102,7 +123,7 @@ def resolve_scenes(
 
 def stage_input(project: Project, stage: str, scene: InputRef) -> InputRef:
     """The newest selected output of an earlier stage for this scene, else the scene itself."""
-    earlier = STAGE_ORDER[: STAGE_ORDER.index(stage)]
+    earlier = STAGES[: STAGES.index(stage)]
     for previous in reversed(earlier):
         candidate = (
             RunCandidate.objects.filter(

@@ -26,11 +26,10 @@ from pipeline.engine import end_step, start_step, step_rows
 from pipeline.errors import ProviderError, QAFailed
 from pipeline.models import RUN_JOB, CostEvent, QualityReport, Run, RunCandidate, RunJob, StepRun
 from pipeline.postprocess.chain import STEP_NAMES
-from pipeline.providers import get_provider
+from pipeline.providers import get_provider, provider_class
 from pipeline.providers.base import GenerationRequest, InputImage
 from pipeline.qa import QAResult, check_image, rank_candidates
-from pipeline.services.costs import record_cost_event, usd_for_call
-from pipeline.services.credentials import credentials
+from pipeline.services.costs import record_cost_event
 from pipeline.services.postprocess import postprocess_pick
 from projects.models import Asset, AssetLink, Project
 from projects.storage import move_file, read_file, storage_for, write_file_atomic
@@ -109,18 +108,19 @@ def _settle_answer(ctx: JobContext, path: str) -> None:
             paths.archive_path(ctx.run, ctx.job.index, index)
         ):
             write_file_atomic(ctx.project, target, base64.b64decode(b64))
+    provider = provider_class(answer["provider"])
     if "usd" not in answer:
         request = answer["request"]
-        n = len(answer.get("images_b64") or answer["candidate_indices"])
-        if answer["provider"] == "local":
-            usd, units = Decimal(0), {"images": n}
-        else:
-            usd, units = usd_for_call(
-                answer["model"], answer["usage"], n, request["quality"], request["size"]
-            )
+        usd, units = provider.cost(
+            model=answer["model"],
+            usage=answer["usage"],
+            n=len(answer.get("images_b64") or answer["candidate_indices"]),
+            quality=request["quality"],
+            size=request["size"],
+        )
         answer["usd"], answer["units"] = str(usd), units
     event = None
-    if answer["provider"] != "local":
+    if provider.paid:
         event = record_cost_event(
             job=ctx.job,
             run=ctx.run,
@@ -161,10 +161,7 @@ def generate(ctx: JobContext) -> None:
     missing = _missing_candidates(ctx)
     if not missing:
         return
-    key, base_url = (
-        credentials(ctx.project, "openai") if ctx.run.provider == "openai" else (None, None)
-    )
-    provider = get_provider(ctx.run.provider, api_key=key, base_url=base_url)
+    provider = get_provider(ctx.run.provider, project=ctx.project)
     request = GenerationRequest(
         model=ctx.run.model,
         prompt=ctx.job.prompt,

@@ -4,15 +4,20 @@ from projects.models.assets import Asset, AssetLink, ProjectExport
 from projects.models.base import Project, ProjectOwned, ProjectStorage, slug_validator
 from projects.models.security import ApiToken, AuditEvent, ProjectSecret, ProviderAccount
 from projects.models.universe import (
+    PROMPT_VARIABLES,
+    STAGE_HELP,
     Character,
     PromptTemplate,
     ReferenceSet,
     ReferenceSetItem,
+    Stage,
     StyleGuide,
     StyleReference,
 )
 
 __all__ = [
+    "PROMPT_VARIABLES",
+    "STAGE_HELP",
     "ApiToken",
     "Asset",
     "AssetLink",
@@ -27,6 +32,7 @@ __all__ = [
     "ProviderAccount",
     "ReferenceSet",
     "ReferenceSetItem",
+    "Stage",
     "StyleGuide",
     "StyleReference",
     "slug_validator",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -33,6 +36,11 @@ def _same_project(owner: models.Model, other: models.Model | None, field: str) -
         raise ValidationError({field: "This belongs to another project."})
 
 
+# Checks of a project's manifest_overrides, registered by the pipeline app at start-up
+# (projects does not import pipeline); each raises ValueError with the reason.
+OVERRIDE_CHECKS: list[Callable[[Project], None]] = []
+
+
 class Project(models.Model):
     slug = models.SlugField(max_length=64, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=120)
@@ -60,6 +68,14 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("pipeline:dashboard", args=[self.slug])
+
+    def clean(self) -> None:
+        super().clean()
+        for check in OVERRIDE_CHECKS:
+            try:
+                check(self)
+            except ValueError as exc:
+                raise ValidationError({"manifest_overrides": str(exc)}) from None
 
 
 class ProjectStorage(models.Model):

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, QuerySet
 
 from kroma.lib import crypto
+from kroma.lib.providers import PROVIDERS, get_spec
 from projects.models.base import Project, ProjectOwned
 
 
+def validate_provider(name: str) -> None:
+    if get_spec(name) is None:
+        known = ", ".join(PROVIDERS)
+        raise ValidationError(f"Unknown provider {name!r}; providers: {known}.")
+
+
 class ProviderAccount(ProjectOwned):
-    class Provider(models.TextChoices):
-        OPENAI = "openai", "OpenAI"
-        LOCAL = "local", "Local (no AI, offline)"
-        PHOTOROOM = "photoroom", "PhotoRoom"
-        REMOVE_BG = "removebg", "remove.bg"
+    """Where a project reaches a provider (registry: kroma.lib.providers)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="provider_accounts")
-    provider = models.CharField(max_length=12, choices=Provider.choices)
+    provider = models.CharField(max_length=12, validators=[validate_provider])
     name = models.CharField(max_length=80, default="default")
     base_url = models.URLField(blank=True, help_text="Empty: the provider's public endpoint.")
     config = models.JSONField(default=dict, blank=True)
@@ -33,7 +37,8 @@ class ProviderAccount(ProjectOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_provider_display()} / {self.name}"
+        spec = get_spec(self.provider)
+        return f"{spec.label if spec else self.provider} / {self.name}"
 
 
 class ProjectSecret(ProjectOwned):

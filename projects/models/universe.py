@@ -138,19 +138,43 @@ class StyleReference(models.Model):
             _same_project(self.style_guide, self.asset, "asset")
 
 
+class Stage(models.TextChoices):
+    """The pipeline's stages, in order: the one definition (runs, templates, forms, commands)."""
+
+    STYLE = "style", "Style lock"
+    TIME = "time", "Time / light"
+    WEATHER = "weather", "Weather"
+    CHARACTERS = "characters", "Characters"
+
+
+STAGE_HELP = {
+    Stage.STYLE: "redraw in the project's style, geometry kept",
+    Stage.TIME: "change time of day and lighting",
+    Stage.WEATHER: "add weather, structure kept",
+    Stage.CHARACTERS: "place the cast (needs a locked style)",
+}
+
+# The variables a prompt template may use; planning fills exactly these.
+PROMPT_VARIABLES = (
+    "project_name",
+    "logline",
+    "setting",
+    "tone",
+    "style_rules",
+    "variation",
+    "characters",
+    "scene",
+)
+
+
 class PromptTemplate(ProjectOwned):
-    class Stage(models.TextChoices):
-        STYLE = "style", "Style lock"
-        TIME = "time", "Time / light"
-        WEATHER = "weather", "Weather"
-        CHARACTERS = "characters", "Characters"
-        REFINE = "refine", "Edge refine"
+    Stage = Stage
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompt_templates")
     stage = models.CharField(max_length=12, choices=Stage.choices)
     name = models.CharField(max_length=80)
     template = models.TextField(
-        help_text="Text with {variables}, e.g. {scene_name}, {time_of_day}."
+        help_text="Text with {variables}: " + ", ".join(f"{{{v}}}" for v in PROMPT_VARIABLES)
     )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max, QuerySet
 
+from kroma.lib.errors import UserError
 from kroma.lib.images import clean_image
 from projects.models import (
     Asset,
@@ -45,16 +46,18 @@ def add_references(
     scenes into the project's "Scenes" set, style images into its style guide (created as a
     draft if there is none), character images into that character's reference set.
 
-    Raises ImageRejectedError naming the bad file, or ValueError for a wrong kind/character.
+    Raises ImageRejectedError naming the bad file, or UserError for a wrong kind/character.
     """
     if kind not in KINDS:
-        raise ValueError(f"Unknown kind {kind!r}; use scene, style or character.")
+        raise UserError(f"Unknown kind {kind!r}; use scene, style or character.", field="kind")
     if kind == "character" and (character is None or character.project_id != project.pk):
-        raise ValueError("Choose one of this project's characters for character references.")
+        raise UserError(
+            "Choose one of this project's characters for character references.", field="character"
+        )
     if not files:
-        raise ValueError("Choose at least one image.")
+        raise UserError("Choose at least one image.", field="images")
     if len(files) > MAX_FILES:
-        raise ValueError(f"{len(files)} files; add up to {MAX_FILES} at once.")
+        raise UserError(f"{len(files)} files; add up to {MAX_FILES} at once.", field="images")
     cleaned = [
         (name, clean_image(data, name=name, max_pixels=settings.MAX_IMAGE_PIXELS))
         for name, data in files

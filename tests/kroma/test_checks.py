@@ -67,3 +67,16 @@ def test_deploy_check_is_clean_for_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "no issues (0 silenced)" in result.stdout
+
+
+def test_a_yes_no_setting_with_a_typo_stops_start_up_with_the_reason():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KROMA_SINGLE_USER": "ture"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "KROMA_SINGLE_USER='ture' is not a yes/no value" in result.stderr

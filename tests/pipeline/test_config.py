@@ -100,3 +100,94 @@ def test_timeouts_that_cannot_fit_a_worker_task_are_refused(project):
     project.manifest_overrides = {"generation": {"timeout_s": 600, "max_retries": 5}}
     with pytest.raises(ConfigError, match="more than half the worker's task timeout"):
         load_manifest(project)
+
+
+def test_a_bad_price_names_the_real_file_and_the_json_path(settings_copy):
+    _edit(
+        settings_copy / "pricing.json",
+        lambda d: d["models"]["gpt-image-1"].update(per_image="cheap"),
+    )
+    with pytest.raises(ConfigError) as excinfo:
+        load_prices("gpt-image-1")
+    assert str(excinfo.value) == (
+        f"{settings_copy / 'pricing.json'}: models.gpt-image-1.per_image: must be an object of "
+        'quality -> size -> price, got "cheap"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ("folder", "is a folder, not a JSON file"),
+        ("latin1", "not UTF-8 text"),
+        ("list", "must be a JSON object"),
+    ],
+)
+def test_a_broken_manifest_is_named_on_new_run_instead_of_no_scenes(
+    settings_copy, artist_client, scene_project, breakage, message
+):
+    path = settings_copy / "manifest.json"
+    path.unlink()
+    if breakage == "folder":
+        path.mkdir()
+    elif breakage == "latin1":
+        path.write_bytes('{"note": "café"}'.encode("latin-1"))
+    else:
+        path.write_text("[]")
+    page = artist_client.get(f"/projects/{scene_project.slug}/runs/new/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert f"{path}: {message}" in body and "no scenes yet" not in body
+
+
+def test_a_broken_price_list_leaves_the_free_lab_tools_working(settings_copy, artist_client):
+    (settings_copy / "pricing.json").write_text("{broken")
+    page = artist_client.get("/lab/")
+    assert page.status_code == 200
+    assert "Generate is unavailable until the prices can be read" in page.content.decode()
+    assert "pricing.json: not valid JSON" in page.content.decode()
+
+
+def test_a_broken_colour_file_is_named(settings_copy):
+    from pipeline.postprocess.config import load_color_profiles
+
+    _edit(settings_copy / "color-correction.json", lambda d: d.update(profiles=[]))
+    with pytest.raises(ConfigError, match=f"^{settings_copy / 'color-correction.json'}: profiles"):
+        load_color_profiles()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"generation": {"max_candidates": 9}}, "generation.max_candidates: must be 1..6, got 9"),
+        ({"output_guard": {"min_std": -1}}, "output_guard.min_std: must be a number in 0..128"),
+        ({"generation": {"bogus": 1}}, "generation.bogus: unknown key; known here:"),
+        ({"generation": "fast"}, "generation: must be an object (of candidates, "),
+        ({"nonsense": True}, "nonsense: unknown key"),
+        ({"postprocess": {"upscale": {"scale": 3}}}, "upscale.scale"),
+        ({"generation": {"provider": "dalle"}}, "generation.provider: must be one of"),
+        ([1, 2], "must be an object"),
+    ],
+)
+def test_bad_manifest_overrides_are_refused_when_saved(project, overrides, message):
+    from django.core.exceptions import ValidationError
+
+    project.manifest_overrides = overrides
+    with pytest.raises(ValidationError) as excinfo:
+        project.full_clean()
+    assert message in excinfo.value.message_dict["manifest_overrides"][0]
+
+
+def test_the_admin_shows_a_bad_override_on_the_form_and_saves_nothing(admin_client, project):
+    url = f"/admin/projects/project/{project.pk}/change/"
+    form = {
+        "slug": project.slug,
+        "name": project.name,
+        "owner": project.owner_id,
+        "manifest_overrides": json.dumps({"generation": {"max_candidates": 9}}),
+    }
+    response = admin_client.post(url, form)
+    assert response.status_code == 200
+    assert "generation.max_candidates: must be 1..6, got 9" in response.content.decode()
+    project.refresh_from_db()
+    assert project.manifest_overrides == {}

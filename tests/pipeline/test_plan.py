@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.config import ConfigError
+from pipeline.config import ConfigError, load_manifest
 from pipeline.errors import GuardError
 from pipeline.models import Run
 from pipeline.services.plan import plan_run
@@ -162,3 +162,34 @@ def test_prompt_template_attribute_lookup_is_refused_clearly(scene_project):
     )
     with pytest.raises(ConfigError, match=r"unknown variable \{scene\.upper\}"):
         plan_run(project=scene_project, stage="time")
+
+
+def test_templates_are_offered_exactly_the_variables_planning_fills(scene_project):
+    from pipeline.services.plan import _variables
+    from projects.models import PROMPT_VARIABLES, PromptTemplate
+
+    manifest = load_manifest(scene_project)
+    filled = _variables(scene_project, "style", manifest, None, None)
+    assert tuple(filled) == PROMPT_VARIABLES
+    help_text = PromptTemplate._meta.get_field("template").help_text
+    assert all(f"{{{name}}}" in help_text for name in PROMPT_VARIABLES)
+    assert "{scene_name}" not in help_text
+
+
+@pytest.mark.parametrize(
+    ("scene_ref", "message"),
+    [
+        (".", "is a folder"),
+        ("assets", "is a folder"),
+        ("assets/scene_ref/host.png", "link that leads outside the project"),
+        ("notes.txt", "is not an image"),
+        ("../x.png", "contains '..'"),
+    ],
+)
+def test_scene_refs_get_the_same_checks_as_style_refs(scene_project, settings, scene_ref, message):
+    root = settings.PROJECTS_ROOT / scene_project.slug
+    os.symlink("/etc/hostname", root / "assets" / "scene_ref" / "host.png")
+    (root / "notes.txt").write_text("not a picture")
+    scene_project.manifest_overrides = {**FAST_RETRIES, "scene_refs": [scene_ref]}
+    with pytest.raises(GuardError, match=message):
+        plan_run(project=scene_project, stage="style", provider="local")

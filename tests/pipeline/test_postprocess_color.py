@@ -120,7 +120,9 @@ def test_invalid_profiles_are_rejected_with_the_path_of_the_bad_key(settings_cop
     _edit_profiles(settings_copy, change)
     with pytest.raises(ConfigError) as excinfo:
         load_color_profiles()
-    assert str(excinfo.value).startswith(f"settings/color-correction.json: {message}")
+    # The real file (KROMA_PIPELINE_SETTINGS_DIR points at a copy), not "settings/...".
+    path = settings_copy / "color-correction.json"
+    assert str(excinfo.value).startswith(f"{path}: {message}")
 
 
 def test_users_can_add_a_profile(settings_copy):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import ProcessDatabase, process_database
 from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +39,12 @@ def env(tmp_path):
         "KROMA_TASKS_SYNC",
         "KROMA_JOB_LEASE_S",
         "KROMA_SWEEP_S",
+        "DATABASE_URL",
     ):
         environment.pop(name, None)
-    yield environment, fake, tmp_path / "var" / "kroma.sqlite3"
+    with process_database(tmp_path / "var") as db:
+        environment.update(db.env)
+        yield environment, fake, db
     fake.stop()
 
 
@@ -69,9 +72,8 @@ def _qcluster(env: dict, log: Path) -> subprocess.Popen:
     )
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db, timeout=20) as conn:
-        return conn.execute(sql).fetchall()
+def _rows(db: ProcessDatabase, sql: str) -> list[tuple]:
+    return db.rows(sql)
 
 
 def _wait(predicate, timeout: float, what: str, log: Path) -> float:
@@ -106,7 +108,7 @@ def _start_run(environment: dict) -> None:
     )
 
 
-def _assert_finished_once(db: Path, fake: FakeOpenAI, tmp_path: Path) -> None:
+def _assert_finished_once(db: ProcessDatabase, fake: FakeOpenAI, tmp_path: Path) -> None:
     """Done; each candidate saved and paid once; the calls killed in flight are on record."""
     assert _rows(db, "SELECT status FROM pipeline_run") == [("done",)]
     assert _rows(db, "SELECT status, attempts FROM pipeline_runjob") == [("done", 2)] * 3

@@ -71,3 +71,15 @@ def test_adding_images_to_another_users_project_is_404(artist_client, other_proj
     )
     assert response.status_code == 404
     assert Asset.objects.count() == 0
+
+
+def test_a_character_that_is_not_a_number_or_not_ours_is_a_form_error(
+    artist_client, project, other_project, make_png
+):
+    theirs = Character.objects.create(project=other_project, slug="spy", name="Spy")
+    for value in ("abc", str(theirs.pk)):
+        files = [SimpleUploadedFile("mara.png", make_png())]
+        response = _post(artist_client, project.slug, "character", files, character=value)
+        assert response.status_code == 400
+        assert "Choose one of this project&#x27;s characters." in response.content.decode()
+    assert not Asset.objects.filter(project=project).exists()

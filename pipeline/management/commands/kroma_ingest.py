@@ -8,7 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pipeline.runlog import RunLogError, ingest_run_log
+from kroma.lib.errors import UserError
+from pipeline.runlog import ingest_run_log
+from pipeline.runlog_schema import RunLogError
 from projects.models import Project
 
 
@@ -32,17 +34,9 @@ class Command(BaseCommand):
         created = existing = failed = 0
         for path in files:
             try:
-                data = json.loads(path.read_text())
+                data = _read_log(path)
                 run, was_created = ingest_run_log(data, project=target)
-            except FileNotFoundError:
-                self.stderr.write(f"{path}: no such file")
-                failed += 1
-                continue
-            except json.JSONDecodeError as exc:
-                self.stderr.write(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})")
-                failed += 1
-                continue
-            except (RunLogError, KeyError) as exc:
+            except UserError as exc:
                 self.stderr.write(f"{path}: {exc}")
                 failed += 1
                 continue
@@ -54,3 +48,24 @@ class Command(BaseCommand):
         self.stdout.write(f"{created} ingested, {existing} already known, {failed} failed.")
         if failed:
             raise CommandError(f"{failed} log(s) could not be ingested.")
+
+
+MAX_LOG_BYTES = 64 * 1024 * 1024
+
+
+def _read_log(path: Path) -> Any:
+    """The parsed log, or a RunLogError saying why it cannot be read."""
+    try:
+        if path.stat().st_size > MAX_LOG_BYTES:
+            raise RunLogError(f"larger than {MAX_LOG_BYTES // 2**20} MB; not a run log")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunLogError("no such file") from None
+    except IsADirectoryError:
+        raise RunLogError("is a folder without run.json files") from None
+    except UnicodeDecodeError:
+        raise RunLogError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise RunLogError(f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise RunLogError("nested too deeply to be a run log") from None

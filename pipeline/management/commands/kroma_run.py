@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from kroma.lib.providers import image_providers
 from pipeline.config import STAGES, ConfigError, validate_manifest
 from pipeline.errors import PipelineError
 from pipeline.models import Run, RunJob
@@ -35,7 +36,11 @@ class Command(BaseCommand):
             "--candidates", type=int, help="candidates per scene (default: manifest)"
         )
         parser.add_argument("--variation", help="time of day or weather for those stages")
-        parser.add_argument("--provider", choices=["openai", "local"], help="default: manifest")
+        parser.add_argument(
+            "--provider",
+            choices=[spec.name for spec in image_providers()],
+            help="default: the manifest's generation.provider",
+        )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--dry", action="store_true", help="plan only, spend nothing (default)")
         mode.add_argument("--confirm-spend", action="store_true", help="run it and pay for it")
