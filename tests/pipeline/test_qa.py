@@ -103,3 +103,45 @@ def test_ranking_prefers_fewer_hard_then_soft_then_lower_excess_then_index():
         4: _result(0, 0, 1.0),
     }
     assert rank_candidates(results) == [3, 4, 2, 1, 0]
+
+
+def _histogram_measure(rgb: np.ndarray, chroma_soft: int, chroma_hard: int) -> dict:
+    """The guard as main computed it (one 256-bin histogram of the spreads): the oracle."""
+    high = rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2).astype(np.int16)
+    hist = np.bincount(high.ravel(), minlength=256)
+    total = int(hist.sum())
+    levels = np.arange(256)
+    nonzero = np.flatnonzero(hist)
+    return {
+        "pixels": total,
+        "max_channel_spread": int(nonzero[-1]) if nonzero.size else 0,
+        "mean_channel_spread": float((hist * levels).sum() / total),
+        "soft_fraction": float(hist[chroma_soft + 1 :].sum() / total),
+        "hard_fraction": float(hist[chroma_hard + 1 :].sum() / total),
+        "hard_pixels": int(hist[chroma_hard + 1 :].sum()),
+        "mean_chroma_excess": float((hist * np.clip(levels - chroma_soft, 0, None)).sum() / total),
+        "luma_std": float(rgb[::4, ::4, 1].std()),
+    }
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (127, 3), (128, 64), (300, 257), (1024, 768)])
+@pytest.mark.parametrize("kind", ["random", "gray", "specks", "flat"])
+def test_measure_equals_the_histogram_version_exactly(shape, kind):
+    rng = np.random.default_rng(sum(shape))
+    if kind == "random":
+        rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    else:
+        rgb = np.repeat(rng.integers(0, 256, (*shape, 1), dtype=np.uint8), 3, axis=2)
+        if kind == "specks":
+            rgb[rng.integers(0, shape[0], 9), rng.integers(0, shape[1], 9), 0] = 255
+        if kind == "flat":
+            rgb[:] = 200
+    for soft, hard in ((16, 40), (0, 255), (254, 255)):
+        assert measure(rgb, chroma_soft=soft, chroma_hard=hard) == _histogram_measure(
+            rgb, soft, hard
+        )
+    # A strided view (a crop) gives the same figures as its copy.
+    crop = rgb[:, ::2]
+    assert measure(crop, chroma_soft=16, chroma_hard=40) == _histogram_measure(
+        np.ascontiguousarray(crop), 16, 40
+    )
