@@ -62,7 +62,11 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["project", "-created_at"], name="run_project_recent")]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="run_project_recent"),
+            # Run counts (sidebar, cards, dashboard) come from this index alone.
+            models.Index(fields=["project", "mode"], name="run_project_mode"),
+        ]
 
     def __str__(self) -> str:
         return self.uid
@@ -161,7 +165,11 @@ class QualityReport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["project", "-created_at"], name="qa_project_recent")]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="qa_project_recent"),
+            # The dashboard's pass rate counts from this index alone.
+            models.Index(fields=["project", "passed"], name="qa_project_passed"),
+        ]
 
     def __str__(self) -> str:
         return f"QA {'pass' if self.passed else 'fail'} {self.candidate_id or self.run_id}"
@@ -199,7 +207,10 @@ class CostEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["project", "-created_at"], name="cost_project_recent")]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="cost_project_recent"),
+            models.Index(fields=["project", "usd"], name="cost_project_usd"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.operation} ${self.usd}"

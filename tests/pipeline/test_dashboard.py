@@ -86,13 +86,13 @@ def test_dashboard_query_count_is_constant_in_projects_and_runs(
     artist_client, user, project, django_assert_num_queries
 ):
     _run(project)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         artist_client.get(reverse("pipeline:dashboard", args=[project.slug]))
     for i in range(19):
         other = create_project(owner=user, name=f"World {i}", slug=f"world_{i}")
         _run(other)
         _run(project)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         artist_client.get(reverse("pipeline:dashboard", args=[project.slug]))
 
 

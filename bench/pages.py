@@ -1,0 +1,182 @@
+"""Page speed at scale: one project with 100k assets, 10k runs and 90k candidates (SQLite).
+
+Run: .venv/bin/python bench/pages.py [--assets 100000 --runs 10000]
+Builds the database in a temporary KROMA_VAR_DIR (about a minute), then requests each page 30
+times through Django's test client and prints the median time and the query count. Prints
+figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kroma.settings")
+os.environ.setdefault("KROMA_VAR_DIR", tempfile.mkdtemp(prefix="kroma-bench-pages-"))
+os.environ.pop("DATABASE_URL", None)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings as _settings  # noqa: E402
+
+# Pages render without collectstatic (as in the tests): plain static storage.
+_settings.STORAGES = {
+    **_settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from pipeline.models import QualityReport, Run, RunCandidate, RunJob  # noqa: E402
+from projects.models import Asset  # noqa: E402
+from projects.services.projects import create_project  # noqa: E402
+
+BATCH = 5000
+
+
+def build(assets: int, runs: int) -> tuple[object, object, Run]:
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("bench", password="x")
+    project = create_project(owner=user, name="Bench", slug="bench")
+    started = time.perf_counter()
+    kinds = [Asset.Kind.SCENE_REF] * 1 + [Asset.Kind.CANDIDATE] * 8 + [Asset.Kind.DERIVED]
+    with transaction.atomic():
+        Asset.objects.bulk_create(
+            (
+                Asset(
+                    project=project,
+                    kind=kinds[i % len(kinds)],
+                    path=f"assets/x/{i:08d}.png",
+                    sha256=f"{i:064x}",
+                    size_bytes=1000,
+                    width=64,
+                    height=48,
+                    mime="image/png",
+                    title=f"asset {i}",
+                )
+                for i in range(assets)
+            ),
+            batch_size=BATCH,
+        )
+    candidate_ids = list(
+        Asset.objects.filter(project=project, kind=Asset.Kind.CANDIDATE).values_list(
+            "pk", flat=True
+        )
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        Run.objects.bulk_create(
+            (
+                Run(
+                    project=project,
+                    uid=f"run_bench_{i:06d}",
+                    stage="style",
+                    mode="run" if i % 5 else "dry",
+                    status="done" if i % 5 else "planned",
+                    provider="local",
+                    model="local",
+                    candidates_per_job=3,
+                )
+                for i in range(runs)
+            ),
+            batch_size=BATCH,
+        )
+        run_ids = list(Run.objects.filter(project=project).values_list("pk", flat=True))
+        RunJob.objects.bulk_create(
+            (
+                RunJob(project=project, run_id=rid, index=j, scene_key=f"s{j}", status="done")
+                for rid in run_ids
+                for j in range(3)
+            ),
+            batch_size=BATCH,
+        )
+        jobs = list(RunJob.objects.filter(project=project).values_list("pk", "run_id"))
+        RunCandidate.objects.bulk_create(
+            (
+                RunCandidate(
+                    project=project,
+                    job_id=jid,
+                    index=k,
+                    asset_id=candidate_ids[(n * 3 + k) % len(candidate_ids)],
+                    passed=True,
+                    selected=k == 0,
+                    rank=k + 1,
+                )
+                for n, (jid, _) in enumerate(jobs)
+                for k in range(3)
+            ),
+            batch_size=BATCH,
+        )
+        candidates = RunCandidate.objects.filter(project=project).values_list("pk", "job__run_id")
+        QualityReport.objects.bulk_create(
+            (
+                QualityReport(project=project, run_id=rid, candidate_id=cid, passed=cid % 7 != 0)
+                for cid, rid in candidates
+            ),
+            batch_size=BATCH,
+        )
+    print(
+        f"built {assets} assets, {runs} runs, {len(jobs)} jobs, "
+        f"{RunCandidate.objects.count()} candidates in {time.perf_counter() - started:.0f} s "
+        f"(SQLite at {settings.DATABASES['default']['NAME']}); created {now:%H:%M}"
+    )
+    return user, project, Run.objects.filter(mode="run").order_by("-created_at").first()
+
+
+def measure(client: Client, url: str, repeat: int = 30) -> tuple[float, int]:
+    client.get(url)  # warm
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    return statistics.median(times), len(queries)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--assets", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=10_000)
+    args = parser.parse_args()
+    user, project, run = build(args.assets, args.runs)
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    pages = {
+        "projects": "/projects/",
+        "dashboard": f"/projects/{project.slug}/",
+        "universe": f"/projects/{project.slug}/universe/",
+        "assets": f"/projects/{project.slug}/assets/",
+        "run page": f"/projects/{project.slug}/runs/{run.uid}/",
+    }
+    print("page         median ms  queries")
+    for name, url in pages.items():
+        median, queries = measure(client, url)
+        print(f"{name:12s} {median:9.1f}  {queries:7d}")
+    if os.environ.get("BENCH_SLOWEST"):
+        for name, url in pages.items():
+            with CaptureQueriesContext(connection) as captured:
+                client.get(url)
+            slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
+            print(f"slowest query of {name}: {slowest['time']} s {slowest['sql'][:300]}")
+
+
+if __name__ == "__main__":
+    main()
