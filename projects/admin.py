@@ -8,10 +8,18 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from kroma.lib import crypto
+from kroma.lib.errors import UserError
 from kroma.lib.images import ImageRejectedError, clean_image
 from kroma.lib.providers import provider_choices
 from projects import models
 from projects.services.assets import store_clean_image
+from projects.services.security import (
+    delete_secret,
+    lock_style_guide,
+    set_secret,
+    unlock_style_guide,
+)
 
 
 def thumbnail(asset: models.Asset | None, size: int = 64) -> str:
@@ -91,12 +99,16 @@ class StyleGuideAdmin(admin.ModelAdmin):
         self._set_status(request, queryset, models.StyleGuide.Status.DRAFT)
 
     def _set_status(self, request: HttpRequest, queryset: Any, status: str) -> None:
-        names = []
+        change = (
+            lock_style_guide if status == models.StyleGuide.Status.LOCKED else unlock_style_guide
+        )
         for guide in queryset:
-            guide.status = status
-            guide.save()
-            names.append(guide.name)
-        self.message_user(request, f"{', '.join(names)}: now {status}.", messages.SUCCESS)
+            try:
+                change(guide=guide, user=request.user)
+            except UserError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"{guide.name}: now {status}.", messages.SUCCESS)
 
 
 class ReferenceSetItemInline(ImageRowInline):
@@ -248,12 +260,19 @@ class SecretForm(forms.ModelForm):
         cleaned = super().clean() or {}
         if not self.instance.pk and not cleaned.get("value"):
             self.add_error("value", "A new secret needs a value.")
+        elif cleaned.get("value"):
+            try:
+                crypto.encrypt(cleaned["value"])  # a missing or bad master key: say so here
+            except crypto.SecretKeyError as exc:
+                self.add_error("value", str(exc))
         return cleaned
 
     def save(self, commit: bool = True) -> models.ProjectSecret:
+        """Through set_secret (encrypted, audited); renames keep the stored value."""
         secret = super().save(commit=False)
-        if self.cleaned_data.get("value"):
-            secret.set_value(self.cleaned_data["value"])
+        value = self.cleaned_data.get("value")
+        if value:
+            secret.set_value(value)
         if commit:
             secret.save()
         return secret
@@ -268,6 +287,29 @@ class ProjectSecretAdmin(admin.ModelAdmin):
     list_select_related = ["project"]
     autocomplete_fields = ["project"]
     readonly_fields = ["hint", "key_id", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """A new value goes through set_secret (encrypted, audited, never logged)."""
+        value = form.cleaned_data.get("value")
+        if change:
+            obj.save()  # a rename keeps the stored value
+        if value:
+            secret = set_secret(
+                project=obj.project,
+                user=request.user,
+                provider=obj.provider,
+                name=obj.name,
+                value=value,
+            )
+            obj.pk, obj.ciphertext, obj.hint, obj.key_id = (
+                secret.pk,
+                secret.ciphertext,
+                secret.hint,
+                secret.key_id,
+            )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        delete_secret(project=obj.project, user=request.user, provider=obj.provider, name=obj.name)
 
 
 @admin.register(models.ProjectExport)

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from django import forms
 
+from kroma.lib.errors import UserError
 from projects.models import Asset, Project, slug_validator
-from projects.services.projects import slug_from_name
-
-# First path segments Kroma's own URLs use under /projects/ and at the root.
-RESERVED_SLUGS = {"new", "admin", "api", "lab", "static", "soon"}
+from projects.services.projects import new_project_slug
 
 
 class NewProjectForm(forms.Form):
+    """The fields; the rules (slug derivation, reserved and taken slugs) are the service's."""
+
     name = forms.CharField(max_length=120, strip=True)
     slug = forms.CharField(
         max_length=64,
@@ -20,30 +20,14 @@ class NewProjectForm(forms.Form):
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
-        name = cleaned.get("name")
-        if not name or self.errors:
-            return cleaned
-        slug = cleaned.get("slug") or slug_from_name(str(name))
-        if not slug:
-            self.add_error("name", "The name needs at least one letter or digit.")
+        if not cleaned.get("name") or self.errors:
             return cleaned
         try:
-            slug_validator(slug)
-        except forms.ValidationError as exc:
-            self.add_error("slug" if cleaned.get("slug") else "name", exc)
-            return cleaned
-        if slug in RESERVED_SLUGS:
-            self.add_error(
-                "slug" if cleaned.get("slug") else "name",
-                f"“{slug}” is reserved by Kroma's own pages; choose another slug.",
+            cleaned["slug"] = new_project_slug(
+                name=str(cleaned["name"]), slug=str(cleaned.get("slug") or "")
             )
-            return cleaned
-        if Project.objects.filter(slug=slug).exists():
-            self.add_error(
-                "slug" if cleaned.get("slug") else "name",
-                f"A project with the slug “{slug}” already exists; choose another.",
-            )
-        cleaned["slug"] = slug
+        except UserError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
         return cleaned
 
 

@@ -104,11 +104,24 @@ def test_admin_secret_value_is_write_only(superuser_client, project):
         assert "sk-…0111" in body
 
 
-def test_admin_lock_action_locks_style_guides(superuser_client, project):
+def test_admin_lock_action_locks_style_guides_through_the_service(
+    superuser_client, project, make_png
+):
+    from projects.models import AuditEvent, StyleReference
+    from projects.services.assets import store_image
+
+    empty = StyleGuide.objects.create(project=project, slug="empty", name="Empty")
     guide = StyleGuide.objects.create(project=project, slug="ink", name="Ink")
-    superuser_client.post(
+    asset = store_image(project=project, data=make_png(), kind="style_ref", name="ink.png")
+    StyleReference.objects.create(style_guide=guide, asset=asset, position=1)
+    page = superuser_client.post(
         reverse("admin:projects_styleguide_changelist"),
-        {"action": "lock", "_selected_action": [guide.pk]},
+        {"action": "lock", "_selected_action": [guide.pk, empty.pk]},
+        follow=True,
     )
     guide.refresh_from_db()
+    empty.refresh_from_db()
     assert guide.is_locked and guide.locked_at is not None
+    assert not empty.is_locked
+    assert "has no style references: add some before locking it" in page.content.decode()
+    assert AuditEvent.objects.filter(action="style_guide.locked", target="ink").exists()
