@@ -5,6 +5,7 @@ from django import forms
 from kroma.lib.providers import provider_choices
 from pipeline.config import FIXED_QUALITIES, FIXED_SIZES, ConfigError, load_manifest
 from pipeline.errors import GuardError, ProviderError
+from pipeline.postprocess.chain import chain_steps
 from pipeline.postprocess.config import load_color_profiles
 from pipeline.services.credentials import credentials
 from pipeline.services.refs import resolve_scenes
@@ -68,16 +69,7 @@ class MultipleFileField(forms.FileField):
 
 
 class LabForm(forms.Form):
-    operation = forms.ChoiceField(
-        choices=[
-            ("bg_remove", "Remove background"),
-            ("upscale", "Upscale"),
-            ("color", "Colour profile"),
-            ("generate", "Generate with OpenAI"),
-        ],
-        widget=forms.RadioSelect,
-        initial="bg_remove",
-    )
+    operation = forms.ChoiceField(choices=[], widget=forms.RadioSelect, initial="bg_remove")
     images = MultipleFileField(
         required=False,
         widget=MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
@@ -99,6 +91,9 @@ class LabForm(forms.Form):
         except ConfigError as exc:  # the other tools still work; the page says what is broken
             names, self.config_error = [], str(exc)
         self.fields["profile"].choices = [(n, n.replace("_", " ")) for n in names]
+        self.fields["operation"].choices = [
+            (step.name, step.label) for step in chain_steps() if step.in_lab
+        ] + [("generate", "Generate with OpenAI")]
 
     def clean(self) -> dict:
         cleaned = super().clean() or {}
@@ -110,8 +105,7 @@ class LabForm(forms.Form):
 
     def operation_params(self) -> dict:
         data = self.cleaned_data
-        return {
-            "bg_remove": {},
+        extra = {
             "upscale": {"scale": data["scale"]},
             "color": {"profile": data.get("profile")},
             "generate": {
@@ -120,4 +114,5 @@ class LabForm(forms.Form):
                 "size": data["size"],
                 "n": 1,
             },
-        }[data["operation"]]
+        }
+        return extra.get(data["operation"], {})  # other steps run with their settings

@@ -225,15 +225,11 @@ class LabJob(WorkItem):
 
     step_item_type = LAB_JOB
 
-    class Operation(models.TextChoices):
-        BG_REMOVE = "bg_remove", "Remove background"
-        UPSCALE = "upscale", "Upscale"
-        COLOR = "color", "Colour profile"
-        GENERATE = "generate", "Generate (OpenAI)"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    operation = models.CharField(max_length=12, choices=Operation.choices)
+    operation = models.CharField(
+        max_length=30, help_text="A post-processing step offered in the Lab, or generate."
+    )
     params = models.JSONField(default=dict, blank=True)
     inputs = models.JSONField(default=list, blank=True, help_text="[{name, file}]")
     outputs = models.JSONField(
@@ -246,7 +242,16 @@ class LabJob(WorkItem):
         indexes = [models.Index(fields=["user", "-created_at"], name="lab_user_recent")]
 
     def __str__(self) -> str:
-        return f"{self.get_operation_display()} ({self.status})"
+        return f"{self.operation_label} ({self.status})"
+
+    @property
+    def operation_label(self) -> str:
+        if self.operation == "generate":
+            return "Generate (OpenAI)"
+        from pipeline.postprocess.chain import chain_steps
+
+        labels = {step.name: step.label for step in chain_steps()}
+        return labels.get(self.operation, self.operation)
 
 
 class PostprocessJob(WorkItem):

@@ -56,15 +56,41 @@ class ChainContext:
             )
 
 
-class Step(Protocol):
-    name: str
-    paid: bool
+class ChainStep:
+    """The contract of a post-processing step, with the defaults most steps keep.
 
-    def able_to_run(self, artifact: Artifact, params: dict[str, Any]) -> bool: ...
+    A step says who it is (`name`, `label`, `paid`, whether the Lab offers it), its settings
+    (`defaults`, and `rules` that check them: postprocess.json and project overrides are
+    validated with these, errors naming the JSON path), which parameters form its key
+    (`key_params`), what it may cost per image (`estimate`), whether it can run on an input
+    (`able_to_run`) and the work itself (`run`). Adding a step is one such class plus one line
+    in `chain.CHAIN`.
+    """
+
+    name: str = ""
+    label: str = ""
+    paid: bool = False
+    in_lab: bool = True
+    defaults: dict[str, Any] = {"enabled": False}
+    rules: dict[str, Callable[[Any], Any]] = {}
+
+    def key_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters that decide the output (never `enabled`)."""
+        return {k: v for k, v in params.items() if k != "enabled"}
+
+    def estimate(self, params: dict[str, Any]) -> Decimal:
+        return Decimal(0)
+
+    def able_to_run(self, artifact: Artifact, params: dict[str, Any]) -> bool:
+        return True
 
     def run(
         self, artifact: Artifact, params: dict[str, Any], ctx: ChainContext
-    ) -> tuple[bytes, dict]: ...
+    ) -> tuple[bytes, dict]:
+        raise NotImplementedError
+
+
+Step = ChainStep
 
 
 STEP_VERSION = 1  # bump to invalidate every stored output when step code changes meaning

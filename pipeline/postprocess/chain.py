@@ -1,6 +1,8 @@
 """The post-processing chain: bg_remove -> refine -> upscale -> color, in this order only.
 
-Adding a step is one unit below plus one line in CHAIN.
+Adding a step is one ChainStep class (pipeline.postprocess.base: its settings, rules, key,
+estimate and work) plus one line in CHAIN; validation, estimates, the Lab, kroma_postprocess,
+step rows, the run page and the run log all follow from the chain.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ from typing import Any
 from PIL import Image
 
 from kroma.lib.weights import model_fingerprint
-from pipeline.config import load_prices
+from pipeline.config import MODELS, QUALITIES, SIZES, _bool, _choice, _int, _num, _text, load_prices
 from pipeline.errors import PipelineError
 from pipeline.postprocess import bg_remove, color, upscale
-from pipeline.postprocess.base import Artifact, ChainContext, Step, StopChain, step_key
-from pipeline.postprocess.config import load_color_profiles
+from pipeline.postprocess.base import Artifact, ChainContext, ChainStep, StopChain, step_key
+from pipeline.postprocess.config import (
+    BG_BACKENDS,
+    BG_SERVICES,
+    _onnx_name,
+    _optional_choice,
+    _profile_name,
+    _scale,
+    load_color_profiles,
+)
 from pipeline.postprocess.pixels import decode, encode, sha256
 
 
@@ -26,17 +36,31 @@ def _has_alpha(data: bytes) -> bool:
         return "A" in image.getbands() or "transparency" in image.info
 
 
-class FreeStep:
-    """A local step that works on any image (the input is checked when it is decoded)."""
-
-    paid = False
-
-    def able_to_run(self, artifact: Artifact, params: dict[str, Any]) -> bool:
-        return True
-
-
-class BackgroundRemoval(FreeStep):
+class BackgroundRemoval(ChainStep):
     name = "bg_remove"
+    label = "Remove background"
+    rules = {
+        "enabled": _bool,
+        "backend": _choice(BG_BACKENDS),
+        "model": _text,
+        "alpha_matting": _bool,
+        "fallback": _optional_choice(BG_SERVICES),
+        "timeout_s": _num(1, 600),
+    }
+
+    def key_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = super().key_params(params)
+        if params["backend"] == "rembg":  # new weights re-run the step
+            key["model_sha256"] = model_fingerprint(bg_remove.MODEL_FILES.get(params["model"], ""))
+        return key
+
+    def estimate(self, params: dict[str, Any]) -> Decimal:
+        """A paid background service, as backend or as fallback: counted in full, since the
+        fallback may be needed."""
+        services = (params["backend"], params.get("fallback"))
+        return sum(
+            (Decimal(str(_service_price(s))) for s in services if s in BG_SERVICES), Decimal(0)
+        )
 
     def run(
         self, artifact: Artifact, params: dict[str, Any], ctx: ChainContext
@@ -94,11 +118,26 @@ def _service_price(service: str) -> float:
     return float(services.get(service, {}).get("per_image", 0))
 
 
-class EdgeRefine:
+class EdgeRefine(ChainStep):
     """An OpenAI edit pass over a cut-out's edges: costs money, so it needs confirmed spend."""
 
     name = "refine"
+    label = "Refine edges (OpenAI)"
     paid = True
+    in_lab = False  # the Lab belongs to no project, and refine is billed to a project's key
+    rules = {
+        "enabled": _bool,
+        "model": _choice(MODELS),
+        "quality": _choice(QUALITIES),
+        "size": _choice(SIZES),
+        "prompt": _text,
+    }
+
+    def estimate(self, params: dict[str, Any]) -> Decimal:
+        prices = load_prices(params["model"])
+        quality = params["quality"] if params["quality"] != "auto" else "high"
+        size = params["size"] if params["size"] != "auto" else "1024x1024"
+        return Decimal(str(prices.per_image.get(quality, {}).get(size, 0)))
 
     def able_to_run(self, artifact: Artifact, params: dict[str, Any]) -> bool:
         return _has_alpha(artifact.data)
@@ -143,8 +182,21 @@ class EdgeRefine:
         return result.images[0], {"usd": str(usd), "request_id": result.request_id}
 
 
-class Upscale(FreeStep):
+class Upscale(ChainStep):
     name = "upscale"
+    label = "Upscale"
+    rules = {
+        "enabled": _bool,
+        "model": _onnx_name,
+        "scale": _scale,
+        "tile": _int(0, 4096),
+        "tile_pad": _int(0, 256),
+        "threads": _int(0, 64),
+        "allow_lanczos_fallback": _bool,
+    }
+
+    def key_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {**super().key_params(params), "model_sha256": model_fingerprint(params["model"])}
 
     def run(
         self, artifact: Artifact, params: dict[str, Any], ctx: ChainContext
@@ -154,8 +206,17 @@ class Upscale(FreeStep):
         return encode(result), notes
 
 
-class ColorCorrection(FreeStep):
+class ColorCorrection(ChainStep):
     name = "color"
+    label = "Colour profile"
+    rules = {"enabled": _bool, "profile": _profile_name}
+
+    def key_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The profile's settings, not only its name: an edited profile re-runs the step."""
+        return {
+            **super().key_params(params),
+            "profile_settings": load_color_profiles()[params["profile"]],
+        }
 
     def run(
         self, artifact: Artifact, params: dict[str, Any], ctx: ChainContext
@@ -167,20 +228,22 @@ class ColorCorrection(FreeStep):
         }
 
 
-CHAIN: list[Step] = [BackgroundRemoval(), EdgeRefine(), Upscale(), ColorCorrection()]
-STEP_NAMES = [step.name for step in CHAIN]
+CHAIN: list[ChainStep] = [BackgroundRemoval(), EdgeRefine(), Upscale(), ColorCorrection()]
 
 
-def step_params(config: dict[str, Any], step: str) -> dict[str, Any]:
-    """A step's parameters without 'enabled' (which must not change its key)."""
-    params = {k: v for k, v in config[step].items() if k != "enabled"}
-    if step == "color":
-        params["profile_settings"] = load_color_profiles()[params["profile"]]
-    if step == "upscale":
-        params["model_sha256"] = model_fingerprint(params["model"])
-    if step == "bg_remove" and params["backend"] == "rembg":
-        params["model_sha256"] = model_fingerprint(bg_remove.MODEL_FILES.get(params["model"], ""))
-    return params
+def chain_steps() -> list[ChainStep]:
+    return list(CHAIN)
+
+
+def step_names() -> list[str]:
+    return [step.name for step in CHAIN]
+
+
+def get_step(name: str) -> ChainStep:
+    for step in CHAIN:
+        if step.name == name:
+            return step
+    raise PipelineError(f"Unknown step {name!r}; steps: {', '.join(step_names())}.")
 
 
 def run_chain(
@@ -197,17 +260,17 @@ def run_chain(
     `ctx.log`. A step whose output exists for the same input and parameters is not run again.
     """
     if only is not None:
-        unknown = [name for name in only if name not in STEP_NAMES]
+        unknown = [name for name in only if name not in step_names()]
         if unknown:
             raise PipelineError(
-                f"Unknown step(s) {', '.join(unknown)}; steps: {', '.join(STEP_NAMES)}."
+                f"Unknown step(s) {', '.join(unknown)}; steps: {', '.join(step_names())}."
             )
     artifact = Artifact(data, sha256(data), source)
     for step in CHAIN:
         wanted = step.name in only if only is not None else config[step.name]["enabled"]
         if not wanted:
             continue
-        params = step_params(config, step.name)
+        params = step.key_params(config[step.name])
         entry: dict[str, Any] = {"step": step.name, "input_sha256": artifact.sha256}
         ctx.log.append(entry)
         if not step.able_to_run(artifact, params):
@@ -244,17 +307,8 @@ def run_chain(
 
 
 def estimate_paid_steps(config: dict[str, Any]) -> Decimal:
-    """What the enabled paid steps may cost per image: refine, and a paid background service
-    (as backend, or as fallback: counted in full, since the fallback may be needed)."""
-    total = Decimal(0)
-    background = config["bg_remove"]
-    if background["enabled"]:
-        for service in (background["backend"], background.get("fallback")):
-            if service in ("photoroom", "removebg"):
-                total += Decimal(str(_service_price(service)))
-    if config["refine"]["enabled"]:
-        prices = load_prices(config["refine"]["model"])
-        quality = config["refine"]["quality"] if config["refine"]["quality"] != "auto" else "high"
-        size = config["refine"]["size"] if config["refine"]["size"] != "auto" else "1024x1024"
-        total += Decimal(str(prices.per_image.get(quality, {}).get(size, 0)))
-    return total
+    """What the enabled steps may cost per image (each step's own estimate)."""
+    return sum(
+        (step.estimate(config[step.name]) for step in CHAIN if config[step.name]["enabled"]),
+        Decimal(0),
+    )

@@ -6,13 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.config import (
-    MODELS,
-    QUALITIES,
-    SIZES,
     ConfigError,
-    _bool,
     _choice,
-    _int,
     _num,
     _text,
     check_rules,
@@ -23,7 +18,8 @@ from pipeline.config import (
 )
 from projects.models import Project
 
-BG_BACKENDS = ("rembg", "photoroom", "removebg")
+BG_SERVICES = ("photoroom", "removebg")  # paid background-removal services
+BG_BACKENDS = ("rembg", *BG_SERVICES)
 
 
 def _optional_choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
@@ -43,40 +39,43 @@ def _onnx_name(value: Any) -> str:
     return value
 
 
-POSTPROCESS_RULES = {
-    "bg_remove.enabled": _bool,
-    "bg_remove.backend": _choice(BG_BACKENDS),
-    "bg_remove.model": _text,
-    "bg_remove.alpha_matting": _bool,
-    "bg_remove.fallback": _optional_choice(("photoroom", "removebg")),
-    "bg_remove.timeout_s": _num(1, 600),
-    "refine.enabled": _bool,
-    "refine.model": _choice(MODELS),
-    "refine.quality": _choice(QUALITIES),
-    "refine.size": _choice(SIZES),
-    "refine.prompt": _text,
-    "upscale.enabled": _bool,
-    "upscale.model": _onnx_name,
-    "upscale.scale": _scale,
-    "upscale.tile": _int(0, 4096),
-    "upscale.tile_pad": _int(0, 256),
-    "upscale.threads": _int(0, 64),
-    "upscale.allow_lanczos_fallback": _bool,
-    "color.enabled": _bool,
-    "color.profile": _text,
-}
+def _profile_name(value: Any) -> str:
+    _text(value)
+    profiles = load_color_profiles()
+    if value not in profiles:
+        raise ValueError(f"no profile {value!r}; profiles: {', '.join(sorted(profiles))}")
+    return value
 
 
 def validate_postprocess(data: dict[str, Any], source: str) -> dict[str, Any]:
-    check_rules(data, POSTPROCESS_RULES, source)
-    profiles = load_color_profiles()
-    if data["color"]["profile"] not in profiles:
-        raise ConfigError(
-            source,
-            "color.profile",
-            f"no profile {data['color']['profile']!r}; profiles: {', '.join(sorted(profiles))}",
-        )
-    return data
+    """Every step's settings, by the rules each step of the chain declares."""
+    from pipeline.postprocess.chain import chain_steps
+
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "must be an object of step -> settings")
+    steps = chain_steps()
+    unknown = set(data) - {step.name for step in steps}
+    if unknown:
+        known = ", ".join(step.name for step in steps)
+        raise ConfigError(source, sorted(unknown)[0], f"unknown step; steps: {known}")
+    merged = {}
+    for step in steps:
+        section = data.get(step.name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(source, step.name, f"must be an object, got {section!r}")
+        merged[step.name] = {**step.defaults, **section}
+        unknown_keys = set(merged[step.name]) - set(step.rules)
+        if unknown_keys:
+            key = sorted(unknown_keys)[0]
+            raise ConfigError(
+                source, f"{step.name}.{key}", f"unknown key; known: {', '.join(step.rules)}"
+            )
+    check_rules(
+        merged,
+        {f"{step.name}.{key}": rule for step in steps for key, rule in step.rules.items()},
+        source,
+    )
+    return merged
 
 
 def load_postprocess(project: Project | None = None) -> dict[str, Any]:
@@ -89,9 +88,6 @@ def load_postprocess(project: Project | None = None) -> dict[str, Any]:
     source = f"project {project.slug} manifest overrides postprocess"
     if not isinstance(overrides, dict):
         raise ConfigError(source, "", "must be an object")
-    unknown = set(overrides) - set(data)
-    if unknown:
-        raise ConfigError(source, sorted(unknown)[0], f"unknown step; steps: {', '.join(data)}")
     return validate_postprocess(deep_merge(data, overrides), source)
 
 

@@ -25,7 +25,7 @@ from pipeline.engine import end_step, start_step, step_rows
 from pipeline.errors import GuardError, PipelineError
 from pipeline.models import LAB_JOB, CostEvent, LabJob, StepRun
 from pipeline.postprocess.base import ChainContext
-from pipeline.postprocess.chain import run_chain
+from pipeline.postprocess.chain import chain_steps, run_chain
 from pipeline.postprocess.outputs import FolderOutputs
 from pipeline.providers import get_provider
 from pipeline.providers.base import GenerationRequest
@@ -50,6 +50,11 @@ def generate_estimate(params: dict[str, Any]) -> Decimal:
     return Decimal(str(per_image)) * params.get("n", 1)
 
 
+def lab_operations() -> list[str]:
+    """What the Lab offers: the chain's steps that run without a project, and generation."""
+    return [step.name for step in chain_steps() if step.in_lab] + ["generate"]
+
+
 def _operation_config(operation: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     overrides: dict[str, Any] = {}
     if operation == "upscale":
@@ -71,8 +76,11 @@ def create_lab_job(
 
     Raises ImageRejectedError (naming the file) or GuardError (what to change).
     """
-    if operation not in LabJob.Operation.values:
-        raise GuardError(f"Unknown operation {operation!r}.")
+    if operation not in lab_operations():
+        raise GuardError(
+            f"Unknown operation {operation!r}; the Lab offers {', '.join(lab_operations())}.",
+            field="operation",
+        )
     if operation == "generate":
         if files:
             raise GuardError("Generate makes new images from the prompt; remove the uploads.")

@@ -25,7 +25,7 @@ from pipeline import paths
 from pipeline.engine import end_step, start_step, step_rows
 from pipeline.errors import ProviderError, QAFailed
 from pipeline.models import RUN_JOB, CostEvent, QualityReport, Run, RunCandidate, RunJob, StepRun
-from pipeline.postprocess.chain import STEP_NAMES
+from pipeline.postprocess.chain import step_names
 from pipeline.providers import get_provider, provider_class
 from pipeline.providers.base import GenerationRequest, InputImage
 from pipeline.qa import QAResult, check_image, rank_candidates
@@ -343,7 +343,7 @@ def _archive(ctx: JobContext, candidate: RunCandidate) -> None:
 def postprocess(ctx: JobContext) -> None:
     """Send the selected candidate through the post-processing chain (settings at plan time)."""
     config = ctx.run.plan.get("postprocess")
-    if not config or not any(config[name]["enabled"] for name in STEP_NAMES):
+    if not config or not any(config[name]["enabled"] for name in step_names()):
         return
     postprocess_pick(
         job=ctx.job, config=config, only=None, confirm_spend=ctx.run.mode == Run.Mode.RUN

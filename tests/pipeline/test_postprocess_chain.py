@@ -12,7 +12,7 @@ from PIL import Image
 
 from pipeline.errors import PipelineError
 from pipeline.models import RunCandidate
-from pipeline.postprocess.chain import STEP_NAMES
+from pipeline.postprocess.chain import step_names
 from pipeline.runlog import build_run_log, job_record, rows_by_job
 from pipeline.services.postprocess import chain_config, postprocess_asset
 from projects.models import Asset, AssetLink
@@ -34,7 +34,7 @@ def car(project):
 
 
 def test_chain_order_is_fixed_in_one_list():
-    assert STEP_NAMES == ["bg_remove", "refine", "upscale", "color"]
+    assert step_names() == ["bg_remove", "refine", "upscale", "color"]
 
 
 @pytest.mark.django_db

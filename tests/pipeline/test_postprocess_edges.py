@@ -259,13 +259,13 @@ def test_lab_refuses_files_over_the_upload_limit(artist_client, settings, tmp_pa
 
 
 def test_replacing_a_model_file_changes_the_step_key(settings, tmp_path):
-    from pipeline.postprocess.chain import step_params
+    from pipeline.postprocess.chain import get_step
 
     settings.MODELS_DIR = tmp_path
     config = chain_config(None)
-    before = step_params(config, "upscale")["model_sha256"]
+    before = get_step("upscale").key_params(config["upscale"])["model_sha256"]
     shutil.copyfile(
         settings.BUNDLED_WEIGHTS_DIR / "u2netp.onnx", tmp_path / "realesr-animevideov3.onnx"
     )  # different weights, same name
-    after = step_params(config, "upscale")["model_sha256"]
+    after = get_step("upscale").key_params(config["upscale"])["model_sha256"]
     assert before != after and len(after) == 64

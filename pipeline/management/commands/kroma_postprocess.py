@@ -16,7 +16,7 @@ from pipeline.config import ConfigError
 from pipeline.errors import PipelineError
 from pipeline.models import Run, RunJob
 from pipeline.postprocess.base import ChainContext
-from pipeline.postprocess.chain import STEP_NAMES, run_chain
+from pipeline.postprocess.chain import run_chain, step_names
 from pipeline.postprocess.outputs import FolderOutputs
 from pipeline.services.credentials import credentials
 from pipeline.services.postprocess import chain_config, cost_recorder, postprocess_asset
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         source.add_argument("--input", nargs="+", metavar="FILE", help="image files")
         parser.add_argument(
             "--steps",
-            help=f"comma-separated, in chain order: {','.join(STEP_NAMES)} "
+            help=f"comma-separated, in chain order: {','.join(step_names())} "
             "(default: the steps enabled in settings)",
         )
         parser.add_argument("--profile", help="colour profile for the color step")
@@ -74,10 +74,10 @@ class Command(BaseCommand):
         if not value:
             return None
         steps = [s.strip() for s in value.split(",") if s.strip()]
-        unknown = [s for s in steps if s not in STEP_NAMES]
+        unknown = [s for s in steps if s not in step_names()]
         if unknown:
             raise CommandError(
-                f"Unknown step(s) {', '.join(unknown)}; steps: {', '.join(STEP_NAMES)}."
+                f"Unknown step(s) {', '.join(unknown)}; steps: {', '.join(step_names())}."
             )
         return steps
 
