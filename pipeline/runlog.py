@@ -195,9 +195,12 @@ def write_run_log(run: Run) -> str:
     return path
 
 
-@transaction.atomic
 def ingest_run_log(data: dict[str, Any], *, project: Project | None = None) -> tuple[Run, bool]:
-    """Rows from a run log; returns (run, created). Re-ingesting the same log adds nothing."""
+    """Rows from a run log; returns (run, created). Re-ingesting the same log adds nothing.
+
+    The log is validated, and candidate files without rows are read and measured, first; the
+    rows are then written in one transaction.
+    """
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise RunLogError(f"not a Kroma run log (schema {found!r}, expected {SCHEMA})")
@@ -208,6 +211,42 @@ def ingest_run_log(data: dict[str, Any], *, project: Project | None = None) -> t
         project = Project.objects.filter(slug=meta["project"]).first()
         if project is None:
             raise RunLogError(f"the log's project {meta['project']!r} does not exist here")
+    files = _candidate_files(project, data)
+    with transaction.atomic():
+        return _write_rows(data, project, files)
+
+
+def _candidate_files(project: Project, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Size, hash and dimensions of candidate files that have no asset row yet."""
+    paths = [c.get("path") for j in data["jobs"] for c in j.get("candidates", []) if c.get("path")]
+    known = set(
+        Asset.objects.filter(
+            project=project, kind=Asset.Kind.CANDIDATE, path__in=paths
+        ).values_list("path", flat=True)
+    )
+    storage, found = storage_for(project), {}
+    for path in paths:
+        if path in known or not storage.exists(path):
+            continue
+        content = read_file(project, path)
+        try:
+            with Image.open(io.BytesIO(content)) as image:
+                width, height = image.size
+        except (OSError, Image.DecompressionBombError):
+            continue  # not an image: the candidate is ingested without one
+        found[path] = {
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "size_bytes": len(content),
+            "width": width,
+            "height": height,
+        }
+    return found
+
+
+def _write_rows(
+    data: dict[str, Any], project: Project, files: dict[str, dict[str, Any]]
+) -> tuple[Run, bool]:
+    meta = data["run"]
     run, created = Run.objects.get_or_create(
         uid=meta["uid"],
         defaults={
@@ -232,7 +271,7 @@ def ingest_run_log(data: dict[str, Any], *, project: Project | None = None) -> t
         raise RunLogError(f"run {run.uid} belongs to another project")
     jobs = {}
     for entry in data["jobs"]:
-        jobs[entry["index"]] = _ingest_job(run, project, entry)
+        jobs[entry["index"]] = _ingest_job(run, project, entry, files)
     for event in data["costs"]["events"]:
         cost, _ = CostEvent.objects.get_or_create(
             idempotency_key=event["key"],
@@ -280,7 +319,9 @@ def _final_asset(project: Project, ref: Any) -> Asset | None:
     return Asset.objects.filter(project=project, path=ref["path"]).first()
 
 
-def _ingest_job(run: Run, project: Project, entry: dict[str, Any]) -> RunJob:
+def _ingest_job(
+    run: Run, project: Project, entry: dict[str, Any], files: dict[str, dict[str, Any]]
+) -> RunJob:
     job, created = RunJob.objects.get_or_create(
         run=run,
         index=entry["index"],
@@ -308,7 +349,7 @@ def _ingest_job(run: Run, project: Project, entry: dict[str, Any]) -> RunJob:
     )
     job.ingested = created
     for c in entry.get("candidates", []):
-        _ingest_candidate(run, project, job, c)
+        _ingest_candidate(run, project, job, c, files)
     return job
 
 
@@ -339,8 +380,10 @@ def _ingest_steps(project: Project, job: RunJob, entry: dict[str, Any]) -> None:
     StepRun.objects.bulk_create(rows)
 
 
-def _ingest_candidate(run: Run, project: Project, job: RunJob, c: dict[str, Any]) -> None:
-    asset = _candidate_asset(project, c)
+def _ingest_candidate(
+    run: Run, project: Project, job: RunJob, c: dict[str, Any], files: dict[str, dict[str, Any]]
+) -> None:
+    asset = _candidate_asset(project, c, files)
     candidate, _ = RunCandidate.objects.get_or_create(
         job=job,
         index=c["index"],
@@ -370,26 +413,19 @@ def _ingest_candidate(run: Run, project: Project, job: RunJob, c: dict[str, Any]
         )
 
 
-def _candidate_asset(project: Project, entry: dict[str, Any]) -> Asset | None:
+def _candidate_asset(
+    project: Project, entry: dict[str, Any], files: dict[str, dict[str, Any]]
+) -> Asset | None:
     """The candidate's asset row; recreated from its file when only the log and file remain."""
     path = entry.get("path") or ""
     asset = Asset.objects.filter(project=project, kind=Asset.Kind.CANDIDATE, path=path).first()
-    if asset is not None or not path or not storage_for(project).exists(path):
+    if asset is not None or path not in files:
         return asset
-    data = read_file(project, path)
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-    except (OSError, Image.DecompressionBombError):
-        return None  # not an image: the candidate is ingested without one
     return Asset.objects.create(
         project=project,
         kind=Asset.Kind.CANDIDATE,
         path=path,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size_bytes=len(data),
-        width=width,
-        height=height,
         mime="image/png",
         title=f"ingested {path}",
+        **files[path],
     )

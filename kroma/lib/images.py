@@ -9,10 +9,12 @@ and applies the EXIF orientation.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePath
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -39,6 +41,11 @@ class CleanImage:
     width: int
     height: int
     mode: str
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hashed once, while preparing: never inside a database transaction."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:

@@ -33,7 +33,7 @@ from pipeline.services.costs import usd_for_call
 from pipeline.services.credentials import credentials
 from pipeline.services.postprocess import chain_config
 from projects.models import Asset, AuditEvent, Project
-from projects.services.assets import store_image
+from projects.services.assets import store_clean_image
 
 log = logging.getLogger(__name__)
 MAX_FILES = 20
@@ -277,7 +277,6 @@ def record_unconfirmed_lab_call(row: StepRun) -> None:
     StepRun.objects.filter(pk=row.pk).update(cost_event=event)
 
 
-@transaction.atomic
 def save_lab_outputs(
     *, job: LabJob, project: Project, user: AbstractBaseUser
 ) -> tuple[list[Asset], int]:
@@ -286,25 +285,32 @@ def save_lab_outputs(
     Returns the assets and how many of them are new (saving twice adds nothing).
     """
     folder = job_folder(job)
-    assets = []
-    before = Asset.objects.filter(project=project).count()
+    prepared = []  # decoded, checked and hashed before anything is written
     for output in lab_results(job):
         if not output.get("file"):
             continue
         source = (
             job.inputs[output["input"]]["name"] if output.get("input") is not None else "generated"
         )
+        name = f"{Path(source).stem}-{job.operation}.png"
         try:
-            asset = store_image(
-                project=project,
-                data=(folder / output["file"]).read_bytes(),
-                kind=Asset.Kind.UPLOAD,
-                name=f"{Path(source).stem}-{job.operation}.png",
-                metadata={"lab_job": str(job.id), "operation": job.operation},
+            data = (folder / output["file"]).read_bytes()
+            prepared.append(
+                (name, clean_image(data, name=name, max_pixels=settings.MAX_IMAGE_PIXELS))
             )
         except (ImageRejectedError, FileNotFoundError) as exc:
             raise PipelineError(f"{output['file']} cannot be saved: {exc}") from None
-        assets.append(asset)
+    before = Asset.objects.filter(project=project).count()
+    assets = [
+        store_clean_image(
+            project=project,
+            image=image,
+            kind=Asset.Kind.UPLOAD,
+            title=name,
+            metadata={"original_name": name, "lab_job": str(job.id), "operation": job.operation},
+        )
+        for name, image in prepared
+    ]
     AuditEvent.objects.create(
         project=project,
         actor=user,

@@ -222,13 +222,15 @@ def generate(ctx: JobContext) -> None:
 # --- qa -------------------------------------------------------------------------------------
 
 
-def _register_candidate_asset(ctx: JobContext, path: str, data: bytes, image: Image.Image) -> Asset:
+def _register_candidate_asset(
+    ctx: JobContext, path: str, data: bytes, image: Image.Image, digest: str
+) -> Asset:
     asset, _ = Asset.objects.get_or_create(
         project=ctx.project,
         kind=Asset.Kind.CANDIDATE,
         path=path,
         defaults={
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": digest,
             "size_bytes": len(data),
             "width": image.width,
             "height": image.height,
@@ -267,8 +269,9 @@ def qa(ctx: JobContext) -> None:
             raise ProviderError(f"candidate {index} is not a readable image ({exc})") from None
         result = check_image(image, guard)
         ctx.results[index] = result
+        digest = hashlib.sha256(data).hexdigest()  # decoded, checked and hashed before writing
         with transaction.atomic():
-            asset = _register_candidate_asset(ctx, path, data, image)
+            asset = _register_candidate_asset(ctx, path, data, image, digest)
             candidate, _ = RunCandidate.objects.update_or_create(
                 job=ctx.job,
                 index=index,

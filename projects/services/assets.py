@@ -1,8 +1,11 @@
-"""Writing assets: the file and its row together, the file undone if the row fails."""
+"""Writing assets: the file and its row together, the file undone if the row fails.
+
+Decoding, re-encoding and hashing happen before (clean_image), never inside a transaction: the
+row is written in a transaction of its own that holds the write lock for one INSERT.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.conf import settings
@@ -52,7 +55,7 @@ def store_clean_image(
     title: str = "",
     metadata: dict[str, Any] | None = None,
 ) -> Asset:
-    sha256 = hashlib.sha256(image.data).hexdigest()
+    sha256 = image.sha256
     existing = Asset.objects.filter(project=project, kind=kind, sha256=sha256).first()
     if existing is not None:
         return existing

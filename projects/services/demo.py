@@ -10,10 +10,11 @@ import io
 import math
 import random
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 from PIL import Image, ImageDraw, ImageFilter
 
+from kroma.lib.images import CleanImage, clean_image
 from projects.models import (
     Asset,
     Character,
@@ -23,7 +24,7 @@ from projects.models import (
     StyleGuide,
     StyleReference,
 )
-from projects.services.assets import store_image
+from projects.services.assets import store_clean_image
 from projects.services.projects import create_project
 
 DEMO_SLUG = "demo"
@@ -164,9 +165,28 @@ SCENES = [
 ]
 
 
-@transaction.atomic
+def _clean(data: bytes, name: str) -> CleanImage:
+    return clean_image(data, name=name, max_pixels=settings.MAX_IMAGE_PIXELS)
+
+
+def _store(project: Project, image: CleanImage, kind: str, name: str, title: str) -> Asset:
+    return store_clean_image(
+        project=project, image=image, kind=kind, title=title, metadata={"original_name": name}
+    )
+
+
 def seed_demo_project(*, owner: AbstractBaseUser) -> Project:
-    """Create (or complete) the demo project for `owner`; running it again adds nothing."""
+    """Create (or complete) the demo project for `owner`; running it again adds nothing.
+
+    Every image is drawn, encoded and hashed first; then the rows are written, each in a short
+    transaction (never holding the database while images are made).
+    """
+    scenes = [(slug, title, _clean(draw(), f"{slug}.png")) for slug, title, draw in SCENES]
+    styles = [(seed, _clean(draw_ink_hatching(seed), f"ink-{seed}.png")) for seed in (3, 5)]
+    sheets = [
+        (spec, _clean(draw_character(spec["palette"], spec["seed"]), f"{spec['slug']}.png"))
+        for spec in CHARACTERS
+    ]
     project = Project.objects.filter(slug=DEMO_SLUG).first()
     if project is None:
         project = create_project(
@@ -179,10 +199,8 @@ def seed_demo_project(*, owner: AbstractBaseUser) -> Project:
             notes="Every scene keeps the ink hatching of the style references.",
         )
     scene_set = _reference_set(project, "scenes", "Scenes", ReferenceSet.Kind.SCENE)
-    for position, (slug, title, draw) in enumerate(SCENES):
-        asset = store_image(
-            project=project, data=draw(), kind=Asset.Kind.SCENE_REF, name=f"{slug}.png", title=title
-        )
+    for position, (slug, title, image) in enumerate(scenes):
+        asset = _store(project, image, Asset.Kind.SCENE_REF, f"{slug}.png", title)
         ReferenceSetItem.objects.get_or_create(
             reference_set=scene_set, asset=asset, defaults={"position": position}
         )
@@ -196,19 +214,15 @@ def seed_demo_project(*, owner: AbstractBaseUser) -> Project:
             "warm light sources only, never photoreal.",
         },
     )
-    for position, seed in enumerate((3, 5)):
-        asset = store_image(
-            project=project,
-            data=draw_ink_hatching(seed),
-            kind=Asset.Kind.STYLE_REF,
-            name=f"ink-{seed}.png",
-            title=f"Ink study {position + 1}",
+    for position, (seed, image) in enumerate(styles):
+        asset = _store(
+            project, image, Asset.Kind.STYLE_REF, f"ink-{seed}.png", f"Ink study {position + 1}"
         )
         StyleReference.objects.get_or_create(
             style_guide=guide, asset=asset, defaults={"position": position}
         )
-    for spec in CHARACTERS:
-        _seed_character(project, spec)
+    for spec, image in sheets:
+        _seed_character(project, spec, image)
     return project
 
 
@@ -223,7 +237,7 @@ def _reference_set(
     return ref_set
 
 
-def _seed_character(project: Project, spec: dict) -> None:
+def _seed_character(project: Project, spec: dict, image: CleanImage) -> None:
     character, _ = Character.objects.get_or_create(
         project=project,
         slug=spec["slug"],
@@ -236,11 +250,7 @@ def _seed_character(project: Project, spec: dict) -> None:
         ReferenceSet.Kind.CHARACTER,
         character,
     )
-    asset = store_image(
-        project=project,
-        data=draw_character(spec["palette"], spec["seed"]),
-        kind=Asset.Kind.CHARACTER_REF,
-        name=f"{spec['slug']}.png",
-        title=f"{spec['name']} — front",
+    asset = _store(
+        project, image, Asset.Kind.CHARACTER_REF, f"{spec['slug']}.png", f"{spec['name']} — front"
     )
     ReferenceSetItem.objects.get_or_create(reference_set=ref_set, asset=asset)

@@ -33,7 +33,6 @@ def _next_position(queryset: QuerySet) -> int:
     return (queryset.aggregate(top=Max("position"))["top"] or 0) + 1
 
 
-@transaction.atomic
 def add_references(
     *,
     project: Project,
@@ -47,6 +46,8 @@ def add_references(
     draft if there is none), character images into that character's reference set.
 
     Raises ImageRejectedError naming the bad file, or UserError for a wrong kind/character.
+    Every image is decoded, re-encoded and hashed first, outside any transaction; then each
+    asset row, and then the filing and the audit event in one short transaction.
     """
     if kind not in KINDS:
         raise UserError(f"Unknown kind {kind!r}; use scene, style or character.", field="kind")
@@ -72,17 +73,18 @@ def add_references(
         )
         for name, image in cleaned
     ]
-    if kind == "style":
-        _file_as_style(project, assets)
-    else:
-        _file_in_reference_set(project, assets, character if kind == "character" else None)
-    AuditEvent.objects.create(
-        project=project,
-        actor=user,
-        action="references.added",
-        target=kind,
-        data={"assets": [a.pk for a in assets]},
-    )
+    with transaction.atomic():
+        if kind == "style":
+            _file_as_style(project, assets)
+        else:
+            _file_in_reference_set(project, assets, character if kind == "character" else None)
+        AuditEvent.objects.create(
+            project=project,
+            actor=user,
+            action="references.added",
+            target=kind,
+            data={"assets": [a.pk for a in assets]},
+        )
     return assets
 
 
