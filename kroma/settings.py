@@ -63,9 +63,15 @@ VERSION = "0.1.0"
 DEBUG = envbool("KROMA_DEBUG", "0")
 SECRET_KEY = env_or_file("KROMA_SECRET_KEY") or _local_secret_file(VAR_DIR / "secret_key")
 
+
+def is_loopback_bind(bind: str) -> bool:
+    """host:port (or [v6]:port) on this machine only."""
+    host = bind.rsplit(":", 1)[0].strip("[]") if ":" in bind else bind
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
 BIND = os.getenv("KROMA_BIND", "127.0.0.1:8788")
-BIND_HOST = BIND.rsplit(":", 1)[0].strip("[]")
-BOUND_TO_LOOPBACK = BIND_HOST in ("127.0.0.1", "localhost", "::1")
+BOUND_TO_LOOPBACK = is_loopback_bind(BIND)
 # Single-user mode logs every request in as the local user: only ever on loopback.
 SINGLE_USER_REQUESTED = envbool("KROMA_SINGLE_USER", "0")
 SINGLE_USER = SINGLE_USER_REQUESTED and BOUND_TO_LOOPBACK

@@ -8,6 +8,7 @@ waits for both; a child that has not stopped after the grace period is killed.
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from kroma.settings import envbool, is_loopback_bind
 
 GRACE_SECONDS = 15
 
@@ -38,6 +41,16 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Serve the web only.")
 
     def handle(self, *args: Any, bind: str, web_workers: int, no_worker: bool, **opts: Any) -> None:
+        # The address actually served decides single-user mode, in the children too.
+        env = {**os.environ, "KROMA_BIND": bind}
+        if envbool("KROMA_SINGLE_USER", "0") and not is_loopback_bind(bind):
+            env["KROMA_SINGLE_USER"] = "0"
+            self.stderr.write(
+                f"Single-user mode is off: {bind} is not a loopback address, so everyone who can "
+                "reach it would be signed in. Log in with a password (manage.py changepassword "
+                f"{settings.SINGLE_USER_NAME}), or bind to 127.0.0.1 behind a reverse proxy "
+                "(docs/security.md)."
+            )
         web_cmd = [
             sys.executable,
             "-m",
@@ -56,11 +69,11 @@ class Command(BaseCommand):
             "--access-logfile",
             "-",
         ]
-        children = {"web": subprocess.Popen(web_cmd, preexec_fn=_die_with_parent)}
+        children = {"web": subprocess.Popen(web_cmd, env=env, preexec_fn=_die_with_parent)}
         if not no_worker:
             worker_cmd = [sys.executable, "manage.py", "qcluster"]
             children["worker"] = subprocess.Popen(
-                worker_cmd, cwd=settings.BASE_DIR, preexec_fn=_die_with_parent
+                worker_cmd, cwd=settings.BASE_DIR, env=env, preexec_fn=_die_with_parent
             )
         self.stdout.write(f"Kroma is up on http://{bind}/  (Ctrl-C stops web and worker)")
         stopping = False
