@@ -48,9 +48,12 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="projects"
     )
     logline = models.CharField(max_length=300, blank=True)
-    setting = models.TextField(blank=True, help_text="Where and when the story takes place.")
+    # Story text goes into prompts and onto every universe page: bounded (forms enforce these).
+    setting = models.TextField(
+        max_length=4000, blank=True, help_text="Where and when the story takes place."
+    )
     tone = models.CharField(max_length=200, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(max_length=20000, blank=True)
     manifest_overrides = models.JSONField(
         default=dict, blank=True, help_text="Per-project overrides of settings/manifest.json."
     )

@@ -13,9 +13,11 @@ class Character(ProjectOwned):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="characters")
     slug = models.SlugField(max_length=64, validators=[slug_validator])
     name = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
+    description = models.TextField(max_length=4000, blank=True)
     continuity_notes = models.TextField(
-        blank=True, help_text="What must never change: face, scars, costume, palette."
+        max_length=2000,
+        blank=True,
+        help_text="What must never change: face, scars, costume, palette.",
     )
 
     class Meta:

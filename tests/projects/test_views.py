@@ -176,3 +176,14 @@ def test_asset_list_of_another_users_project_is_404(artist_client, other_project
         artist_client.get(reverse("projects:asset_list", args=[other_project.slug])).status_code
         == 404
     )
+
+
+def test_story_text_has_a_length_limit_and_the_form_says_so(artist_client, project):
+    url = reverse("projects:edit_story", args=[project.slug])
+    response = artist_client.post(
+        url, {"name": project.name, "setting": "x" * 5_000_000, "notes": "ok"}
+    )
+    assert response.status_code in (200, 400)
+    assert "Ensure this value has at most 4000 characters" in response.content.decode()
+    project.refresh_from_db()
+    assert project.setting == ""
