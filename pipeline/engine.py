@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -70,22 +70,22 @@ class WorkType:
 # --- claiming and ending ---------------------------------------------------------------------
 
 
-def _claimable(now) -> Q:
-    return Q(status=WorkStatus.QUEUED) | Q(status=WorkStatus.RUNNING, lease_expires_at__lt=now)
-
-
 def claim(work: WorkType, worker: str, queryset: QuerySet | None = None) -> Any | None:
-    """Take the first claimable item of `queryset` (all items of the type by default)."""
+    """Take the first queued item of `queryset` (all items of the type by default).
+
+    Only queued items: a running item whose worker died is taken back by the sweeper, which
+    also settles what the dead attempt left (lost step rows, unconfirmed paid calls).
+    """
     now = timezone.now()
     base = queryset if queryset is not None else work.model.objects.all()
     ids = list(
-        base.filter(_claimable(now), attempts__lt=F("max_attempts"))
+        base.filter(status=WorkStatus.QUEUED, attempts__lt=F("max_attempts"))
         .order_by("pk")
         .values_list("pk", flat=True)[:8]
     )
     for pk in ids:
         claimed = work.model.objects.filter(
-            _claimable(now), pk=pk, attempts__lt=F("max_attempts")
+            pk=pk, status=WorkStatus.QUEUED, attempts__lt=F("max_attempts")
         ).update(
             status=WorkStatus.RUNNING,
             locked_by=worker,
@@ -286,7 +286,10 @@ def _stranded(work: WorkType, now) -> list[Any]:
     """Running items whose lease expired or whose worker process on this host is gone."""
     host = socket.gethostname()
     running = work.model.objects.filter(status=WorkStatus.RUNNING)
-    expired = list(running.filter(lease_expires_at__lt=now))
+    # No lease at all: left running by a version before leases (or a crash mid-claim).
+    expired = list(running.filter(lease_expires_at__lt=now)) + list(
+        running.filter(lease_expires_at__isnull=True)
+    )
     local = running.filter(locked_by__startswith=f"{host}:", lease_expires_at__gte=now)
     gone = [item for item in local if _process_gone(item.locked_by, host)]
     return expired + gone

@@ -278,16 +278,17 @@ def _write_rows(
             defaults={
                 "project": project,
                 "run": run,
-                "job": jobs.get(event["job"]),
+                "job": jobs.get(event.get("job")),
                 "provider": event["provider"],
-                "model": event["model"],
+                "model": event.get("model", ""),
                 "operation": event["operation"],
-                "usd": Decimal(event["usd"]),
-                "units": event["units"],
+                "usd": Decimal(str(event["usd"])),
+                "units": event.get("units", {}),
+                "unconfirmed": bool(event.get("unconfirmed", False)),
             },
         )
         if cost.run_id is None:  # the run was deleted and is being restored from its log
-            CostEvent.objects.filter(pk=cost.pk).update(run=run, job=jobs.get(event["job"]))
+            CostEvent.objects.filter(pk=cost.pk).update(run=run, job=jobs.get(event.get("job")))
     for entry in data["jobs"]:  # after the cost events, which step rows point at
         if jobs[entry["index"]].ingested:
             _ingest_steps(project, jobs[entry["index"]], entry)

@@ -78,6 +78,24 @@ def anything(value: Any, path: str) -> None:
     pass
 
 
+def number(lo: float, hi: float) -> Check:
+    def check(value: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            _fail(path, f"must be a number in {lo}..{hi}")
+
+    return check
+
+
+def empty_or(inner: Check) -> Check:
+    """An empty object, or one that passes `inner`."""
+
+    def check(value: Any, path: str) -> None:
+        if value != {}:
+            inner(value, path)
+
+    return check
+
+
 def nullable(inner: Check) -> Check:
     def check(value: Any, path: str) -> None:
         if value is not None:
@@ -135,14 +153,15 @@ CANDIDATE = obj(
         "selected": boolean,
         "archived": boolean,
         "qa": nullable(
-            obj(
-                {},
-                {
-                    "passed": boolean,
-                    "hard_failures": array(text(500), 64),
-                    "soft_warnings": array(text(500), 64),
-                    "metrics": obj({}),
-                },
+            empty_or(
+                obj(
+                    {
+                        "passed": boolean,
+                        "hard_failures": array(text(500), 64),
+                        "soft_warnings": array(text(500), 64),
+                        "metrics": obj({}),
+                    }
+                )
             )
         ),
     },
@@ -160,10 +179,40 @@ JOB = obj(
         "error": text(20_000),
         "error_code": text(40),
         "prompt": text(50_000),
-        "input": nullable(obj({}, {"path": relative_path, "source": text(80), "key": text(200)})),
+        "input": nullable(
+            obj(
+                {},
+                {
+                    "path": relative_path,
+                    "source": text(80),
+                    "key": text(200),
+                    "asset_id": nullable(integer(1, 2**62)),
+                },
+            )
+        ),
         "estimate_usd": nullable(money),
         "provider_calls": array(obj({}), 1000),
-        "steps": array(obj({"step": text(30, blank=False)}, {"subject": text(60)}), 10_000),
+        "steps": array(
+            obj(
+                {"step": text(30, blank=False)},
+                {
+                    "subject": text(60),
+                    "attempt": integer(0, 32767),
+                    "status": choice("running", "done", "skipped", "failed", "errored", "lost"),
+                    "paid": boolean,
+                    "input_sha256": nullable(text(64)),
+                    "param_key": nullable(text(64)),
+                    "error_code": nullable(text(40)),
+                    "error": nullable(text(20_000)),
+                    "duration_s": nullable(number(0, 10**7)),
+                    "output_asset": nullable(integer(1, 2**62)),
+                    "cost_event": nullable(text(200)),
+                    "started_at": TIMESTAMP,
+                    "finished_at": TIMESTAMP,
+                },
+            ),
+            10_000,
+        ),
         "candidates": array(CANDIDATE, 64),
         "final_asset": nullable(obj({}, {"path": relative_path})),
         "started_at": TIMESTAMP,
@@ -178,7 +227,13 @@ COST_EVENT = obj(
         "operation": text(30),
         "usd": money,
     },
-    {"job": nullable(integer(0, 100_000)), "model": text(60), "units": obj({}), "at": TIMESTAMP},
+    {
+        "job": nullable(integer(0, 100_000)),
+        "model": text(60),
+        "units": obj({}),
+        "at": TIMESTAMP,
+        "unconfirmed": boolean,
+    },
 )
 
 RUN_LOG = obj(

@@ -38,6 +38,25 @@ def lab_task(job_id: str) -> str:
     return job.status if job else "nothing to claim"
 
 
+def repostprocess_task(job_id: int) -> str:
+    """Tasks queued before the work engine (a new pick): a pass of the job's pick now."""
+    from pipeline.models import PostprocessJob, RunJob
+    from pipeline.services.postprocess import run_pass
+
+    job = RunJob.objects.select_related("run").filter(pk=job_id).first()
+    if job is None:
+        return "job gone"
+    item = PostprocessJob.objects.create(
+        project_id=job.project_id,
+        run=job.run,
+        job=job,
+        config=job.run.plan.get("postprocess") or {},
+        confirm_spend=True,
+    )
+    done = run_pass(item.pk)
+    return done.status if done else "nothing to claim"
+
+
 def postprocess_task(item_id: int) -> str:
     from pipeline.services.postprocess import run_pass
 

@@ -43,6 +43,7 @@ POSTPROCESS_JOBS = engine.WorkType(
     context=pp.PassContext,
     requeue=lambda items: [pp.enqueue_pass(item) for item in items],
     finished=pp.pass_finished,
+    lost_paid_call=execute.record_unconfirmed_call,
     select_related=("job__run__project__storage",),
 )
 

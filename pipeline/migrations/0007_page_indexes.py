@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0006'),
+        ('pipeline', '0006_carry_work_state_to_step_rows'),
         ('projects', '0004_one_stage_list'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

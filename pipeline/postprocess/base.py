@@ -45,6 +45,9 @@ class ChainContext:
     credentials: Callable[[str], tuple[str | None, str | None]] = lambda provider: (None, None)
     confirm_spend: bool = False
     record_cost: Callable[..., None] | None = None
+    # Called before a step that may cost money, with (step, estimate); returns a function
+    # called with the error (or None) once the step has ended: the intent row of a paid call.
+    begin_paid: Callable[[str, Decimal], Callable[[BaseException | None], None]] | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
 
     def charge(

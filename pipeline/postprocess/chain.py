@@ -288,14 +288,22 @@ def run_chain(
             artifact = existing
             continue
         started = time.monotonic()
+        estimate = step.estimate(config[step.name])
+        paid_end = ctx.begin_paid(step.name, estimate) if ctx.begin_paid and estimate else None
         try:
             output, notes = step.run(artifact, params, ctx)
         except StopChain as stop:
             entry["stopped"] = str(stop)
+            if paid_end:
+                paid_end(None)
             break
         except Exception as exc:
             entry["error"] = str(exc)
+            if paid_end:
+                paid_end(exc)
             raise
+        if paid_end:
+            paid_end(None)
         entry.update(duration_s=round(time.monotonic() - started, 3), notes=notes)
         if "fallback" in notes:  # never let a stand-in answer for the real step next time
             key = step_key(step.name, artifact.sha256, {**params, "fallback": notes["fallback"]})

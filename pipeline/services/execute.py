@@ -12,15 +12,16 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pipeline.config import worst_job_seconds
-from pipeline.models import ACTIVE_STATUSES, CostEvent, Run, RunJob, StepRun
+from pipeline.models import ACTIVE_STATUSES, CostEvent, PostprocessJob, Run, RunJob, StepRun
 from pipeline.runlog import write_run_log
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,10 @@ def record_unconfirmed_call(row: StepRun) -> None:
     """
     from pipeline.services.steps import unconfirmed_key
 
-    job = RunJob.objects.select_related("run").get(pk=int(row.item_id))
+    if row.item_type == "postprocess_job":
+        job = PostprocessJob.objects.select_related("job__run").get(pk=int(row.item_id)).job
+    else:
+        job = RunJob.objects.select_related("run").get(pk=int(row.item_id))
     event, _ = CostEvent.objects.get_or_create(
         idempotency_key=unconfirmed_key(row),
         defaults={
@@ -59,7 +63,7 @@ def record_unconfirmed_call(row: StepRun) -> None:
             "job": job,
             "provider": row.notes.get("provider", ""),
             "model": job.run.model,
-            "operation": "images.edit",
+            "operation": row.notes.get("operation", "images.edit"),
             "usd": Decimal(row.notes.get("estimate_usd") or 0),
             "units": {"images": row.notes.get("request", {}).get("n", 0)},
             "unconfirmed": True,
@@ -123,19 +127,31 @@ def finalize_run(run_id: int) -> Run:
         final = Run.Status.PARTIAL
     else:
         final = Run.Status.FAILED
-    cost = CostEvent.objects.filter(run=run).aggregate(total=Sum("usd"))["total"] or 0
     Run.objects.filter(pk=run.pk).update(
-        status=final, actual_cost_usd=cost, finished_at=Coalesce(F("finished_at"), timezone.now())
+        status=final,
+        actual_cost_usd=_cost_of(run.pk),
+        finished_at=Coalesce(F("finished_at"), timezone.now()),
     )
     run.refresh_from_db()
     write_run_log(run)
     return run
 
 
+def _cost_of(run_id: int) -> Any:
+    """The run's total as a subquery: summed by the UPDATE itself, so a cost event committed
+    between a read and a write can never be left out."""
+    total = (
+        CostEvent.objects.filter(run_id=OuterRef("pk"))
+        .values("run_id")
+        .annotate(total=Sum("usd"))
+        .values("total")
+    )
+    return Coalesce(Subquery(total), Value(Decimal(0)), output_field=DecimalField())
+
+
 def settle_cost(run_id: int) -> Run:
     """Recount a run's cost from its events (after a pass of post-processing) and log it."""
-    cost = CostEvent.objects.filter(run_id=run_id).aggregate(total=Sum("usd"))["total"] or 0
-    Run.objects.filter(pk=run_id).update(actual_cost_usd=cost)
+    Run.objects.filter(pk=run_id).update(actual_cost_usd=_cost_of(run_id))
     run = Run.objects.select_related("project").get(pk=run_id)
     write_run_log(run)
     return run

@@ -249,6 +249,8 @@ def _generate(job: LabJob) -> None:
                 "units": units,
             },
         )[0]
+        # If this call was judged lost meanwhile, its stand-in gives way to the real cost.
+        CostEvent.objects.filter(idempotency_key=f"lab/{job.pk}/{call.pk}/unconfirmed").delete()
         end_step(call, StepRun.Status.DONE, cost_event=event, notes={**call.notes, "usd": str(usd)})
         for index, name in enumerate(files):
             _result(job, f"generated {index}", output_file=name, notes={"log": []})
@@ -263,7 +265,7 @@ def record_unconfirmed_lab_call(row: StepRun) -> None:
     """A Lab generation started by a worker that died: it may have been billed."""
     job = LabJob.objects.get(pk=row.item_id)
     event, _ = CostEvent.objects.get_or_create(
-        idempotency_key=f"lab/{job.pk}/{row.pk}",
+        idempotency_key=f"lab/{job.pk}/{row.pk}/unconfirmed",
         defaults={
             "user_id": job.user_id,
             "provider": "openai",

@@ -10,12 +10,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists
 
 from pipeline.config import deep_merge
-from pipeline.models import RUN_JOB, PostprocessJob, Run, RunCandidate, RunJob, StepRun
+from pipeline.models import (
+    POSTPROCESS_JOB,
+    RUN_JOB,
+    PostprocessJob,
+    Run,
+    RunCandidate,
+    RunJob,
+    StepRun,
+)
 from pipeline.postprocess.base import Artifact, ChainContext
 from pipeline.postprocess.chain import run_chain
 from pipeline.postprocess.config import load_postprocess, validate_postprocess
@@ -44,6 +54,7 @@ def postprocess_asset(
     steps: list[str] | None = None,
     confirm_spend: bool = False,
     record_cost: Callable[..., None] | None = None,
+    begin_paid: Callable[..., Callable[[BaseException | None], None]] | None = None,
 ) -> tuple[Artifact, list[dict[str, Any]]]:
     """Run the chain on `asset`; every output is a derived asset linked to its input.
 
@@ -56,6 +67,7 @@ def postprocess_asset(
         credentials=lambda provider: credentials(project, provider),
         confirm_spend=confirm_spend,
         record_cost=record_cost,
+        begin_paid=begin_paid,
     )
     try:
         final = run_chain(
@@ -84,6 +96,7 @@ def postprocess_pick(
     config: dict[str, Any],
     only: list[str] | None = None,
     confirm_spend: bool = False,
+    item: tuple[str, Any] | None = None,
 ) -> Asset | None:
     """Run the chain on the job's selected candidate; its last output is the job's final asset.
 
@@ -104,15 +117,54 @@ def postprocess_pick(
             steps=only,
             confirm_spend=confirm_spend,
             record_cost=charge,
+            begin_paid=_intent_rows(item or (RUN_JOB, job), project.pk),
         )
     except Exception as exc:
         _chain_rows(job, label, getattr(exc, "chain_log", []), exc)
         raise
     _chain_rows(job, label, log)
     final_asset = final.ref if isinstance(final.ref, Asset) else None
-    RunJob.objects.filter(pk=job.pk).update(final_asset=final_asset)
-    job.final_asset = final_asset
+    # A slow pass of an older pick must not overwrite the newer pick's output.
+    still_picked = RunCandidate.objects.filter(pk=selected.pk, selected=True)
+    updated = (
+        RunJob.objects.filter(pk=job.pk)
+        .filter(Exists(still_picked))
+        .update(final_asset=final_asset)
+    )
+    if updated:
+        job.final_asset = final_asset
     return final_asset
+
+
+def _intent_rows(
+    item: tuple[str, Any], project_id: int
+) -> Callable[[str, Decimal], Callable[[BaseException | None], None]]:
+    """A paid chain step writes its intent row (on the running work item) before it runs, so a
+    worker that dies during it leaves a lost paid row: an unconfirmed cost after recovery."""
+    from pipeline.engine import end_step, start_step
+
+    work_name, work_item = item
+
+    def begin(step: str, estimate: Decimal) -> Callable[[BaseException | None], None]:
+        row = start_step(
+            work_name,
+            work_item,
+            f"{step}_call",
+            project_id=project_id,
+            paid=True,
+            notes={"provider": step, "operation": step, "estimate_usd": str(estimate)},
+        )
+
+        def end(error: BaseException | None) -> None:
+            if error is None:
+                end_step(row, StepRun.Status.DONE)
+            else:
+                code = getattr(error, "code", "internal")
+                end_step(row, StepRun.Status.FAILED, error_code=code, error=str(error))
+
+        return end
+
+    return begin
 
 
 def _chain_rows(
@@ -160,7 +212,11 @@ class PassContext:
 def _run_pass(ctx: PassContext) -> None:
     item = ctx.item
     final = postprocess_pick(
-        job=item.job, config=item.config, only=item.only, confirm_spend=item.confirm_spend
+        job=item.job,
+        config=item.config,
+        only=item.only,
+        confirm_spend=item.confirm_spend,
+        item=(POSTPROCESS_JOB, item),
     )
     ctx.row.notes["final_asset"] = final.pk if final else None
 

@@ -28,7 +28,7 @@ from pipeline.models import (
 )
 from pipeline.runlog import write_run_log
 from pipeline.services.execute import enqueue_run, execute_run, finalize_run
-from pipeline.services.plan import create_run, plan_run
+from pipeline.services.plan import Plan, create_run, plan_run
 from pipeline.services.postprocess import chain_config, enqueue_pass, run_pass
 from projects.models import AuditEvent, Project
 
@@ -67,25 +67,36 @@ def submit_run(
         provider=provider,
         manifest=manifest,
     )
-    if max_estimate_usd is not None and plan.estimate_usd > max_estimate_usd:
-        raise GuardError(
-            f"This run now costs about ${plan.estimate_usd:.2f}, more than the "
-            f"${max_estimate_usd:.2f} you confirmed (prices or templates changed): plan it again."
-        )
-    run = create_run(plan=plan, user=user)
-    AuditEvent.objects.create(
-        project=project,
-        actor=user,
-        action=f"run.{'planned' if mode == 'dry' else 'submitted'}",
-        target=run.uid,
-        data={"stage": stage, "estimate_usd": str(plan.estimate_usd)},
-    )
+    _check_estimate(plan, max_estimate_usd)
+    run = _record(plan=plan, user=user)
     if mode == "dry":
         write_run_log(run)
     elif dispatch == "inline":
         run = execute_run(run.pk, inline=True)
     elif dispatch == "worker":
         enqueue_run(run)
+    return run
+
+
+def _check_estimate(plan: Plan, max_estimate_usd: Decimal | None) -> None:
+    if max_estimate_usd is not None and plan.estimate_usd > max_estimate_usd:
+        raise GuardError(
+            f"This run now costs about ${plan.estimate_usd:.2f}, more than the "
+            f"${max_estimate_usd:.2f} you confirmed (prices or templates changed): plan it again.",
+            code="estimate_rose",
+        )
+
+
+def _record(*, plan: Plan, user: AbstractBaseUser | None) -> Run:
+    with transaction.atomic():
+        run = create_run(plan=plan, user=user)
+        AuditEvent.objects.create(
+            project=plan.project,
+            actor=user,
+            action=f"run.{'planned' if plan.mode == 'dry' else 'submitted'}",
+            target=run.uid,
+            data={"stage": plan.stage, "estimate_usd": str(plan.estimate_usd)},
+        )
     return run
 
 
@@ -99,24 +110,28 @@ def confirm_plan(*, plan: Run, user: AbstractBaseUser | None) -> Run:
     """
     if plan.mode != Run.Mode.DRY:
         raise NotAllowed(f"{plan.uid} is a run, not a plan.", code="not_a_plan")
+    if plan.confirmed_as:
+        return Run.objects.get(uid=plan.confirmed_as)
+    # Planned outside the lock (it reads the reference files); claimed and recorded inside it.
+    planned = plan_run(
+        project=plan.project,
+        stage=plan.stage,
+        scenes=plan.plan.get("scenes"),
+        candidates=plan.candidates_per_job,
+        mode="run",
+        confirm_spend=True,
+        variation=plan.plan.get("variation"),
+        provider=plan.provider,
+        manifest=validate_manifest(plan.manifest_snapshot, f"plan {plan.uid}"),
+    )
+    _check_estimate(planned, plan.estimated_cost_usd)
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=plan.pk)
         if locked.confirmed_as:
             return Run.objects.get(uid=locked.confirmed_as)
-        run = submit_run(
-            project=plan.project,
-            user=user,
-            mode="run",
-            confirm_spend=True,
-            stage=plan.stage,
-            scenes=plan.plan.get("scenes"),
-            candidates=plan.candidates_per_job,
-            provider=plan.provider,
-            variation=plan.plan.get("variation"),
-            manifest=validate_manifest(plan.manifest_snapshot, f"plan {plan.uid}"),
-            max_estimate_usd=plan.estimated_cost_usd,
-        )
+        run = _record(plan=planned, user=user)
         Run.objects.filter(pk=plan.pk).update(confirmed_as=run.uid)
+        enqueue_run(run)
     return run
 
 

@@ -64,7 +64,10 @@ def store_clean_image(
     wrote = not storage.exists(path)
     if wrote:
         saved = storage.save(path, ContentFile(image.data))
-        assert saved == path, f"storage renamed {path} to {saved}"
+        if saved != path:
+            # Another request stored the same bytes first: theirs is the file (the same one).
+            storage.delete(saved)
+            wrote = False
     try:
         with transaction.atomic():
             return Asset.objects.create(

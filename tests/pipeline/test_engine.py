@@ -185,3 +185,48 @@ def test_run_job_steps_are_rows_and_the_run_log_reads_them(scene_project, user):
     assert [s["step"] for s in entry["steps"]] == steps
     assert RunJob._meta.get_field("details").help_text.startswith("Legacy")
     assert RunJob.objects.get(pk=job.pk).details == {}  # nothing writes the old JSON any more
+
+
+def test_a_running_item_without_a_lease_is_taken_back(user):
+    """Left running by a version before leases (or a claim that crashed half-way)."""
+    item = _item(user)
+    LabJob.objects.filter(pk=item.pk).update(status="running", attempts=1, lease_expires_at=None)
+    assert sweep_all()["by_type"]["lab_job"]["requeued"] == 1
+
+
+def test_an_expired_item_is_not_claimed_directly_but_swept_with_its_paid_call(user):
+    """Only the sweeper takes over a dead worker's item, so its lost calls are accounted."""
+    item = _item(user)
+    expired = timezone.now() - timezone.timedelta(seconds=5)
+    LabJob.objects.filter(pk=item.pk).update(
+        status="running", attempts=1, locked_by="gone:1:1", lease_expires_at=expired
+    )
+    assert engine.claim(_work(), "host:2:2", LabJob.objects.filter(pk=item.pk)) is None
+    item.refresh_from_db()
+    row = engine.start_step(
+        "lab_job", item, "provider_call", project_id=None, paid=True, notes={"estimate_usd": "0.04"}
+    )
+    sweep_all()
+    row.refresh_from_db()
+    assert row.status == "lost" and row.cost_event.unconfirmed
+    assert row.cost_event.user == user and row.cost_event.usd == Decimal("0.04")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_paid_chain_step_writes_its_intent_row_first(scene_project, user, fake_openai):
+    from tests.conftest import FAST_RETRIES, NO_POSTPROCESS
+
+    scene_project.manifest_overrides = {
+        **FAST_RETRIES,
+        "postprocess": {
+            **NO_POSTPROCESS,
+            "bg_remove": {"enabled": True},
+            "refine": {"enabled": True, "quality": "low", "size": "1024x1024"},
+        },
+    }
+    scene_project.save()
+    run = local_run(scene_project, user, scenes=["harbor"], candidates=1, confirm_spend=True)
+    job = run.jobs.get()
+    intent = engine.step_rows("run_job", job.pk).get(step="refine_call")
+    assert intent.paid and intent.status == "done" and Decimal(intent.notes["estimate_usd"]) > 0
+    assert CostEvent.objects.filter(run=run, operation="refine").exists()

@@ -51,6 +51,9 @@ def test_work_state_json_becomes_columns_and_step_rows(django_user_model):
     )
     Run = old.get_model("pipeline", "Run")
     run = Run.objects.create(project=project, uid="run_legacy", stage="style", mode="run")
+    Run.objects.create(
+        project=project, uid="run_stuck_plan", stage="style", mode="dry", confirmed_as="\u2026"
+    )
     OldJob = old.get_model("pipeline", "RunJob")
     details = [
         {**DONE, "final_asset": {"id": final.pk, "path": final.path}},
@@ -70,6 +73,9 @@ def test_work_state_json_becomes_columns_and_step_rows(django_user_model):
             attempts=1,
             details=data,
         )
+    old.get_model("pipeline", "LabJob").objects.create(
+        user_id=user.pk, operation="generate", status="queued", params={"prompt": "x"}
+    )
     old.get_model("pipeline", "LabJob").objects.create(
         user_id=user.pk,
         operation="color",
@@ -95,7 +101,11 @@ def test_work_state_json_becomes_columns_and_step_rows(django_user_model):
     assert entry["postprocess"][0]["key"] == "cd" * 32
     assert entry["final_asset"] == {"id": final.pk, "path": final.path}
     assert StepRun.objects.get(item_id=str(failed.pk), step="qa").status == "failed"
-    lab = LabJob.objects.get()
+    from pipeline.models import Run
+
+    assert Run.objects.get(uid="run_stuck_plan").confirmed_as == ""  # confirmable again
+    assert LabJob.objects.get(operation="generate").max_attempts == 1
+    lab = LabJob.objects.get(operation="color")
     results = StepRun.objects.filter(item_type="lab_job", item_id=str(lab.pk)).order_by("pk")
     assert [(r.subject, r.status, r.output_file) for r in results] == [
         ("0", "done", "out_0.png"),

@@ -54,6 +54,11 @@ def _with(data: dict, path: str, value) -> dict:
         ("jobs.0.candidates.0.path", "runs/other/c0.png", r"must stay inside runs/"),
         ("jobs.0.index", "zero", r"jobs\[0\]\.index: must be a whole number"),
         ("jobs", {"not": "a list"}, r"jobs: must be a list"),
+        ("jobs.0.steps.0.attempt", "x", r"jobs\[0\]\.steps\[0\]\.attempt: must be a whole"),
+        ("jobs.0.steps.0.attempt", -3, r"jobs\[0\]\.steps\[0\]\.attempt: must be a whole"),
+        ("jobs.0.steps.0.duration_s", "fast", r"jobs\[0\]\.steps\[0\]\.duration_s: must be"),
+        ("jobs.0.input.asset_id", "abc", r"jobs\[0\]\.input\.asset_id: must be a whole"),
+        ("jobs.0.candidates.0.qa", {"metrics": {}}, r"jobs\[0\]\.candidates\[0\]\.qa\.passed"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_json_path(log, path, value, message):
@@ -100,3 +105,14 @@ def test_a_candidate_file_that_is_not_an_image_is_ingested_without_an_asset(
     (settings.PROJECTS_ROOT / scene_project.slug / candidate["path"]).write_text("not a png")
     run, _ = ingest_run_log(json.loads(json.dumps(log)))
     assert run.jobs.get().candidates.get(index=0).asset is None
+
+
+def test_cost_events_keep_their_unconfirmed_flag_and_optional_fields(log):
+    event = {"key": "lost-call", "provider": "openai", "operation": "images.edit", "usd": "0.2"}
+    changed = copy.deepcopy(log)
+    changed["costs"]["events"] = [{**event, "unconfirmed": True}, {**event, "key": "bare"}]
+    run, _ = ingest_run_log(changed)
+    from pipeline.models import CostEvent
+
+    flags = dict(CostEvent.objects.filter(run=run).values_list("idempotency_key", "unconfirmed"))
+    assert flags == {"lost-call": True, "bare": False}

@@ -98,6 +98,13 @@ class Command(BaseCommand):
             connections[TARGET].ensure_connection()
         except Exception as exc:
             raise CommandError(f"target: cannot connect ({exc})") from None
+        with connections[TARGET].cursor() as cursor:
+            existing = connections[TARGET].introspection.table_names(cursor)
+        if existing:
+            raise CommandError(
+                f"The target is not empty (it has {len(existing)} tables, e.g. "
+                f"{sorted(existing)[0]}): move into a new, empty database."
+            )
         self.stdout.write("Creating the schema in the target…")
         call_command("migrate", database=TARGET, verbosity=0, interactive=False)
         models = models_in_order()

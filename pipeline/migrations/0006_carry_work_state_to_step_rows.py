@@ -68,7 +68,12 @@ def forwards(apps, schema_editor):
             )
         StepRun.objects.bulk_create(rows)
         _errored(lab)
+        if lab.operation == "generate":
+            lab.max_attempts = 1  # a paid generation is never repeated by itself
         lab.save()
+    # A plan claimed by the old confirm view when an unexpected error hit: confirmable again.
+    Run = apps.get_model("pipeline", "Run")
+    Run.objects.filter(confirmed_as="\u2026").update(confirmed_as="")
 
 
 class Migration(migrations.Migration):
