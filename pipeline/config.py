@@ -136,10 +136,7 @@ def _text(value: Any) -> str:
     return value
 
 
-MANIFEST_RULES: dict[str, Callable[[Any], Any]] = {
-    "style_refs": _str_list,
-    "scene_refs": _str_list,
-    "safe_batch_limit": _int(1, 1000),
+GENERATION_RULES: dict[str, Callable[[Any], Any]] = {
     "generation.provider": _choice(_image_providers),
     "generation.model": _choice(MODELS),
     "generation.max_candidates": _int(1, 6),
@@ -152,17 +149,31 @@ MANIFEST_RULES: dict[str, Callable[[Any], Any]] = {
     "generation.max_retries": _int(0, 10),
     "generation.retry_base_s": _num(0, 60),
     "generation.max_input_images": _int(1, 16),
+}
+OUTPUT_GUARD_RULES: dict[str, Callable[[Any], Any]] = {
     "output_guard.enforce_grayscale": _bool,
     "output_guard.chroma_soft": _int(0, 255),
     "output_guard.chroma_hard": _int(0, 255),
     "output_guard.max_soft_fraction": _num(0, 1),
     "output_guard.max_hard_fraction": _num(0, 1),
     "output_guard.min_std": _num(0, 128),
+}
+# What the run as a whole needs; each job step adds the settings it owns (JobStep.rules).
+RUN_RULES: dict[str, Callable[[Any], Any]] = {
+    "style_refs": _str_list,
+    "scene_refs": _str_list,
+    "safe_batch_limit": _int(1, 1000),
     "policy.allowed_style_roots": _str_list,
     "variations.time": _text,
     "variations.weather": _text,
     **{f"prompts.{stage}": _text for stage in STAGES},
 }
+
+
+def manifest_rules() -> dict[str, Callable[[Any], Any]]:
+    from pipeline.services.steps import job_steps
+
+    return {**RUN_RULES, **{k: v for step in job_steps() for k, v in step.rules.items()}}
 
 
 def worst_job_seconds(gen: dict[str, Any]) -> float:
@@ -210,7 +221,7 @@ def check_rules(data: dict[str, Any], rules: dict[str, Callable[[Any], Any]], so
 
 
 def validate_manifest(data: dict[str, Any], source: str) -> Manifest:
-    check_rules(data, MANIFEST_RULES, source)
+    check_rules(data, manifest_rules(), source)
     guard = data["output_guard"]
     if guard["chroma_soft"] > guard["chroma_hard"]:
         raise ConfigError(source, "output_guard.chroma_soft", "must not exceed chroma_hard")

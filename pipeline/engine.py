@@ -33,10 +33,28 @@ from django.utils import timezone
 from kroma.lib.errors import UserError
 from pipeline.errors import JobCanceled, LeaseLost
 from pipeline.models import StepRun, WorkItem, WorkStatus
+from pipeline.postprocess.base import step_key
 
 log = logging.getLogger(__name__)
 
 StepFn = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class FnStep:
+    """A step that is only its work (Lab, passes); job steps are full JobStep objects."""
+
+    name: str
+    fn: StepFn
+
+    def able_to_run(self, ctx: Any) -> bool:
+        return True
+
+    def key_params(self, ctx: Any) -> dict[str, Any]:
+        return {}
+
+    def run(self, ctx: Any) -> None:
+        self.fn(ctx)
 
 
 def worker_name() -> str:
@@ -53,7 +71,7 @@ class WorkType:
 
     name: str  # the step rows' item_type
     model: type[WorkItem]
-    steps: list[tuple[str, StepFn]]
+    steps: Callable[[], list[Any]]  # the type's ordered steps (name, able_to_run, key_params, run)
     context: Callable[[Any], Any] = lambda item: item
     canceled: Callable[[Any], bool] = lambda item: False
     # Called with the items the sweeper put back in the queue, to hand them to the workers.
@@ -194,13 +212,21 @@ def run_item(work: WorkType, item: Any, worker: str) -> str:
     row: StepRun | None = None
     try:
         with heartbeat(work, item, worker):
-            for step, run_step in work.steps:
+            for current in work.steps():
+                step = current.name
                 _boundary(work, item, worker, step)
                 row = start_step(work.name, item, step, project_id=project_id)
                 if hasattr(ctx, "row"):
                     ctx.row = row
-                run_step(ctx)
-                end_step(row, StepRun.Status.DONE)
+                if not current.able_to_run(ctx):
+                    end_step(row, StepRun.Status.SKIPPED)
+                    row = None
+                    continue
+                params = current.key_params(ctx)
+                if params:
+                    row.param_key = step_key(step, "", params)
+                current.run(ctx)
+                end_step(row, StepRun.Status.DONE, param_key=row.param_key)
                 row = None
         _boundary(work, item, worker, "done")
         _end(work, item, worker, WorkStatus.DONE, error="", error_code="")

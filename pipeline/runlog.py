@@ -87,14 +87,14 @@ def build_run_log(run: Run) -> dict[str, Any]:
     }
 
 
-ENGINE_STEPS = ("generate", "qa", "select", "postprocess")
-
-
 def job_record(job: RunJob, rows: list[StepRun]) -> dict[str, Any]:
     """What a job's step rows say, in the run log's shape (the run page reads the same)."""
+    from pipeline.services.steps import job_steps
+
+    engine_steps = {step.name for step in job_steps()}
     latest = {}  # the newest attempt of each engine step
     for row in rows:
-        if row.step in ENGINE_STEPS:
+        if row.step in engine_steps:
             latest[row.step] = row
     chain = [r for r in rows if r.subject.startswith("pass ")]
     last_pass = chain[-1].subject if chain else None

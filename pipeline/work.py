@@ -16,7 +16,7 @@ from pipeline.services import postprocess as pp
 RUN_JOBS = engine.WorkType(
     name=RUN_JOB,
     model=RunJob,
-    steps=steps.STEPS,
+    steps=steps.job_steps,
     context=lambda job: steps.JobContext(run=job.run, job=job),
     canceled=lambda job: Run.objects.filter(pk=job.run_id, status=Run.Status.CANCELED).exists(),
     requeue=execute.requeue_jobs,
@@ -28,7 +28,7 @@ RUN_JOBS = engine.WorkType(
 LAB_JOBS = engine.WorkType(
     name=LAB_JOB,
     model=LabJob,
-    steps=lab.STEPS,
+    steps=lambda: [engine.FnStep("process", lab.process)],
     context=lab.LabContext,
     canceled=lambda job: False,
     requeue=lambda jobs: [lab.enqueue_lab_job(job) for job in jobs],
@@ -39,7 +39,7 @@ LAB_JOBS = engine.WorkType(
 POSTPROCESS_JOBS = engine.WorkType(
     name=POSTPROCESS_JOB,
     model=PostprocessJob,
-    steps=pp.PASS_STEPS,
+    steps=lambda: [engine.FnStep("postprocess", pp.run_pass_step)],
     context=pp.PassContext,
     requeue=lambda items: [pp.enqueue_pass(item) for item in items],
     finished=pp.pass_finished,

@@ -153,7 +153,7 @@ def _result(job: LabJob, subject: str, **fields: Any) -> StepRun:
     return end_step(row, status, **fields)
 
 
-def _process(ctx: LabContext) -> None:
+def process(ctx: LabContext) -> None:
     """Every input through the operation; one that fails is recorded and the others go on."""
     job = ctx.job
     if job.operation == "generate":
@@ -188,9 +188,6 @@ def _process(ctx: LabContext) -> None:
     results = lab_results(job)
     if results and all(r.get("error") for r in results):
         raise PipelineError(f"every image failed; first: {results[0]['error']}")
-
-
-STEPS = [("process", _process)]
 
 
 def process_lab_job(job_id: str) -> LabJob | None:

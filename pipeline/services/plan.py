@@ -17,7 +17,6 @@ from django.db import transaction
 from pipeline.config import STAGES, ConfigError, Manifest, load_manifest
 from pipeline.errors import GuardError
 from pipeline.models import Run, RunJob
-from pipeline.postprocess.chain import estimate_paid_steps
 from pipeline.postprocess.config import load_postprocess
 from pipeline.providers import prices_are_estimates, provider_class
 from pipeline.services.refs import (
@@ -28,6 +27,7 @@ from pipeline.services.refs import (
     resolve_style_refs,
     stage_input,
 )
+from pipeline.services.steps import JobEstimate, estimate_job
 from projects.models import Character, Project, PromptTemplate, StyleGuide
 
 
@@ -222,20 +222,10 @@ def plan_run(
     template, source = _prompt_template(project, stage, manifest)
     variables = _variables(project, stage, manifest, variation, guide)
     postprocess = load_postprocess(project)
-    paid_steps = estimate_paid_steps(postprocess)
     jobs = []
     for index, scene in enumerate(scene_refs):
         prompt = render_prompt(template, {**variables, "scene": scene.key}, source)
-        usd = (
-            provider_class(provider).estimate(
-                generation=manifest["generation"],
-                model=model,
-                prompt=prompt,
-                images=n_images,
-                candidates=n,
-            )
-            + paid_steps
-        )
+        usd = estimate_job(JobEstimate(manifest, provider, model, prompt, n_images, n, postprocess))
         jobs.append(PlannedJob(index, scene.key, stage_input(project, stage, scene), prompt, usd))
     total = sum((job.estimate_usd for job in jobs), Decimal(0))
     if mode == "run" and total > 0 and not confirm_spend:

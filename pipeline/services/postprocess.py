@@ -209,7 +209,7 @@ class PassContext:
     row: StepRun | None = None
 
 
-def _run_pass(ctx: PassContext) -> None:
+def run_pass_step(ctx: PassContext) -> None:
     item = ctx.item
     final = postprocess_pick(
         job=item.job,
@@ -219,9 +219,6 @@ def _run_pass(ctx: PassContext) -> None:
         item=(POSTPROCESS_JOB, item),
     )
     ctx.row.notes["final_asset"] = final.pk if final else None
-
-
-PASS_STEPS = [("postprocess", _run_pass)]
 
 
 def run_pass(item_id: int) -> PostprocessJob | None:

@@ -22,10 +22,11 @@ from django.utils import timezone
 from PIL import Image
 
 from pipeline import paths
+from pipeline.config import GENERATION_RULES, OUTPUT_GUARD_RULES
 from pipeline.engine import end_step, start_step, step_rows
 from pipeline.errors import ProviderError, QAFailed
 from pipeline.models import RUN_JOB, CostEvent, QualityReport, Run, RunCandidate, RunJob, StepRun
-from pipeline.postprocess.chain import step_names
+from pipeline.postprocess.chain import estimate_paid_steps, step_names
 from pipeline.providers import get_provider, provider_class
 from pipeline.providers.base import GenerationRequest, InputImage
 from pipeline.qa import QAResult, check_image, rank_candidates
@@ -353,4 +354,110 @@ def postprocess(ctx: JobContext) -> None:
     )
 
 
-STEPS = [("generate", generate), ("qa", qa), ("select", select), ("postprocess", postprocess)]
+# --- the contract and the list -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobEstimate:
+    """What planning knows about one job when it asks each step what it may cost."""
+
+    manifest: Any
+    provider: str
+    model: str
+    prompt: str
+    images: int
+    candidates: int
+    postprocess: dict[str, Any]
+
+
+class JobStep:
+    """A run job's step, with the same contract as a post-processing step: its `name`, the
+    manifest settings it owns (`rules`, dotted paths, checked whenever a manifest is), whether
+    it applies (`able_to_run`), the parameters that form its key (`key_params`, on its step
+    row), what it may cost (`estimate`, summed by planning) and the work (`run`)."""
+
+    name = ""
+    rules: dict[str, Any] = {}
+
+    def able_to_run(self, ctx: JobContext) -> bool:
+        return True
+
+    def key_params(self, ctx: JobContext) -> dict[str, Any]:
+        return {}
+
+    def estimate(self, job: JobEstimate) -> Decimal:
+        return Decimal(0)
+
+    def run(self, ctx: JobContext) -> None:
+        raise NotImplementedError
+
+
+class Generate(JobStep):
+    name = "generate"
+    rules = GENERATION_RULES
+
+    def key_params(self, ctx: JobContext) -> dict[str, Any]:
+        gen = ctx.gen
+        return {
+            "provider": ctx.run.provider,
+            "model": ctx.run.model,
+            "n": ctx.run.candidates_per_job,
+            **{k: gen[k] for k in ("size", "quality", "input_fidelity")},
+            "prompt_sha256": hashlib.sha256(ctx.job.prompt.encode()).hexdigest(),
+        }
+
+    def estimate(self, job: JobEstimate) -> Decimal:
+        return provider_class(job.provider).estimate(
+            generation=job.manifest["generation"],
+            model=job.model,
+            prompt=job.prompt,
+            images=job.images,
+            candidates=job.candidates,
+        )
+
+    def run(self, ctx: JobContext) -> None:
+        generate(ctx)
+
+
+class QualityGuard(JobStep):
+    name = "qa"
+    rules = OUTPUT_GUARD_RULES
+
+    def key_params(self, ctx: JobContext) -> dict[str, Any]:
+        return dict(ctx.run.manifest_snapshot["output_guard"])
+
+    def run(self, ctx: JobContext) -> None:
+        qa(ctx)
+
+
+class Select(JobStep):
+    name = "select"
+
+    def run(self, ctx: JobContext) -> None:
+        select(ctx)
+
+
+class PostProcess(JobStep):
+    name = "postprocess"
+
+    def able_to_run(self, ctx: JobContext) -> bool:
+        config = ctx.run.plan.get("postprocess")
+        return bool(config) and any(config[name]["enabled"] for name in step_names())
+
+    def estimate(self, job: JobEstimate) -> Decimal:
+        return estimate_paid_steps(job.postprocess)
+
+    def run(self, ctx: JobContext) -> None:
+        postprocess(ctx)
+
+
+JOB_STEPS: list[JobStep] = [Generate(), QualityGuard(), Select(), PostProcess()]
+
+
+def job_steps() -> list[JobStep]:
+    return list(JOB_STEPS)
+
+
+def estimate_job(job: JobEstimate) -> Decimal:
+    """What one planned job may cost: each step's own estimate."""
+    return sum((step.estimate(job) for step in JOB_STEPS), Decimal(0))

@@ -26,7 +26,9 @@ def _item(user) -> LabJob:
 
 
 def _work(*steps) -> engine.WorkType:
-    return engine.WorkType(name="test_item", model=LabJob, steps=list(steps))
+    return engine.WorkType(
+        name="test_item", model=LabJob, steps=lambda: [engine.FnStep(n, f) for n, f in steps]
+    )
 
 
 def test_steps_run_in_order_and_each_writes_a_row(user):
