@@ -102,6 +102,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kroma.limits.request_size_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,8 +195,10 @@ MAX_IMAGE_PIXELS = envint("KROMA_MAX_IMAGE_PIXELS", "40000000")
 # Post-processing outputs (an x4 upscale) may be larger than uploads, up to this.
 MAX_OUTPUT_PIXELS = envint("KROMA_MAX_OUTPUT_PIXELS", "120000000")
 MAX_UPLOAD_BYTES = envint("KROMA_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024))
+# The whole request body (kroma.limits checks it before reading); files are streamed to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 # Pipeline configuration files (manifest.json, pricing.json, postprocess.json, ...).
 PIPELINE_SETTINGS_DIR = envpath("KROMA_PIPELINE_SETTINGS_DIR", BASE_DIR / "settings")

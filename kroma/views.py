@@ -27,12 +27,21 @@ def health(request: HttpRequest) -> JsonResponse:
             }
     except Exception as exc:  # the point of /health is to report this, not to 500
         db_ok, db_error = False, f"{type(exc).__name__}: {exc}"
+    models = models_dir_status()
+    if not getattr(request.user, "is_staff", False):
+        # Anyone may ask /health: absolute paths and error details are for staff only.
+        models = {
+            "exists": models["exists"],
+            "files": [{"name": f["name"], "bytes": f["bytes"]} for f in models["files"]],
+            "missing": models["missing"],
+        }
+        db_error = "unavailable" if db_error else ""
     body = {
         "status": "ok" if db_ok else "error",
         "version": settings.VERSION,
         "db": {"ok": db_ok, "vendor": connection.vendor, "error": db_error},
         "worker": worker,
-        "models_dir": models_dir_status(),
+        "models_dir": models,
     }
     return JsonResponse(body, status=200 if db_ok else 503)
 

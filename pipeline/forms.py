@@ -4,10 +4,10 @@ from django import forms
 
 from kroma.lib.providers import provider_choices
 from pipeline.config import FIXED_QUALITIES, FIXED_SIZES, ConfigError, load_manifest
-from pipeline.errors import GuardError, ProviderError
+from pipeline.errors import GuardError
 from pipeline.postprocess.chain import chain_steps
 from pipeline.postprocess.config import load_color_profiles
-from pipeline.services.credentials import credentials
+from pipeline.services.credentials import key_problem
 from pipeline.services.refs import resolve_scenes
 from projects.models import STAGE_HELP, Project, Stage
 
@@ -38,16 +38,10 @@ class RunForm(forms.Form):
             pass
         self.fields["scenes"].choices = [(key, key) for key in keys]
         self.fields["provider"].choices = provider_choices("image")
-        try:
-            has_key = bool(credentials(project, "openai")[0])
-        except ProviderError:
-            has_key = False
-        if not has_key:
+        problem = key_problem(project, "openai")
+        if problem:
             self.fields["provider"].initial = "local"
-            self.fields["provider"].help_text = (
-                "No OpenAI key is set up: add the project secret openai/api_key "
-                "(Admin → Project secrets) or OPENAI_API_KEY to use OpenAI."
-            )
+            self.fields["provider"].help_text = problem
 
 
 class MultipleFileInput(forms.ClearableFileInput):

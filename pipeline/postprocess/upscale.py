@@ -91,8 +91,8 @@ def upscale(pixels: Pixels, params: dict) -> tuple[Pixels, dict]:
         raise UpscaleError(
             f"x{scale} would make {width * scale}x{height * scale} = "
             f"{width * height * scale * scale / 1e6:.0f} megapixels; the limit is "
-            f"{settings.MAX_OUTPUT_PIXELS / 1e6:.0f} (KROMA_MAX_OUTPUT_PIXELS); use x2 or a "
-            "smaller input."
+            f"{settings.MAX_OUTPUT_PIXELS / 1e6:.0f} (KROMA_MAX_OUTPUT_PIXELS); "
+            + ("use x2 or a smaller input." if scale > 2 else "use a smaller input.")
         )
     notes: dict = {"model": params["model"], "scale": scale}
     try:

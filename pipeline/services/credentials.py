@@ -44,3 +44,20 @@ def credentials(project: Project | None, provider: str) -> tuple[str | None, str
             f"no secret {provider}/api_key: add the key for that endpoint as a project secret."
         )
     return os.environ.get(key_var), os.environ.get(url_var)
+
+
+def key_problem(project: Project | None, provider: str) -> str:
+    """Why `provider` cannot be used for `project` now ("" when it can): the real state."""
+    spec = get_spec(provider)
+    if spec is None or not spec.key_env:
+        return ""
+    try:
+        key, _ = credentials(project, provider)
+    except ProviderError as exc:
+        return str(exc)
+    if key:
+        return ""
+    return (
+        f"No {spec.label} key is set up: add the project secret {provider}/api_key "
+        f"(Admin → Project secrets) or set {spec.key_env} on the server."
+    )

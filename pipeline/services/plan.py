@@ -19,6 +19,7 @@ from pipeline.errors import GuardError
 from pipeline.models import Run, RunJob
 from pipeline.postprocess.config import load_postprocess
 from pipeline.providers import prices_are_estimates, provider_class
+from pipeline.services.credentials import key_problem
 from pipeline.services.refs import (
     InputRef,
     locked_style_guide,
@@ -228,6 +229,11 @@ def plan_run(
         usd = estimate_job(JobEstimate(manifest, provider, model, prompt, n_images, n, postprocess))
         jobs.append(PlannedJob(index, scene.key, stage_input(project, stage, scene), prompt, usd))
     total = sum((job.estimate_usd for job in jobs), Decimal(0))
+    problem = key_problem(project, provider)
+    if problem and mode == "run":
+        raise GuardError(problem, code="no_key", field="provider")
+    if problem:
+        warnings = [*warnings, f"{problem} Confirming this plan is refused until then."]
     if mode == "run" and total > 0 and not confirm_spend:
         raise GuardError(
             f"This run would cost about ${total:.2f} ({len(jobs)} jobs x {n} candidates, {model}). "

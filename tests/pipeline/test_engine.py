@@ -131,7 +131,7 @@ def test_the_sweeper_takes_back_at_once_what_a_dead_local_process_held(user):
 
 
 def test_a_paid_call_in_flight_when_the_worker_died_is_recorded_as_unconfirmed(
-    scene_project, user, artist_client
+    scene_project, user, artist_client, fake_openai
 ):
     """The provider may bill a call whose answer never reached us: it is counted, flagged."""
     run = submit_run(

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
+from pipeline.errors import GuardError
 from pipeline.models import CostEvent, QualityReport, Run, RunCandidate, RunJob
 from pipeline.runlog import build_run_log, ingest_run_log
 from pipeline.services.execute import execute_run
@@ -308,7 +309,8 @@ def test_server_key_is_never_sent_to_a_project_configured_endpoint(
     ProviderAccount.objects.create(
         project=scene_project, provider="openai", base_url=fake_openai.base_url
     )
-    run = _run(scene_project, user, scenes=["harbor"], candidates=1)
-    assert run.status == "failed"
-    assert "has no secret openai/api_key" in run.jobs.get().error
-    assert fake_openai.calls == []
+    # Refused when it is planned for real (it used to fail later, in the worker).
+    with pytest.raises(GuardError, match="has no secret openai/api_key") as refused:
+        _run(scene_project, user, scenes=["harbor"], candidates=1)
+    assert refused.value.field == "provider"
+    assert fake_openai.calls == [] and not Run.objects.filter(mode="run").exists()

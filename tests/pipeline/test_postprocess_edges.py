@@ -253,8 +253,9 @@ def test_lab_refuses_files_over_the_upload_limit(artist_client, settings, tmp_pa
             ],
         },
     )
-    assert response.status_code == 400
-    assert "big.jpg: larger than" in response.content.decode()
+    # The whole request is over the limit: refused from its Content-Length, before reading.
+    assert response.status_code == 413
+    assert "one request may send up to 0 MB (KROMA_MAX_UPLOAD_BYTES)" in response.content.decode()
     assert LabJob.objects.count() == 0
 
 
