@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -112,6 +113,7 @@ MIDDLEWARE = [
     "kroma.middleware.single_user_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -165,6 +167,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Failed sign-ins per user name and per address before further attempts wait (kroma.throttle).
+LOGIN_MAX_FAILURES = envint("KROMA_LOGIN_MAX_FAILURES", "5")
+LOGIN_LOCKOUT_SECONDS = envint("KROMA_LOGIN_LOCKOUT_S", "900")
+# A file cache: shared by the web processes of this machine (login throttling).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+    }
+}
 LOGIN_REDIRECT_URL = "pipeline:home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -247,6 +259,17 @@ SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A strict policy: no inline script or style anywhere (tests/test_browser.py checks every page).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 SESSION_COOKIE_HTTPONLY = True
 if not HTTPS:
     # Plain HTTP on loopback: secure cookies, HSTS and SSL redirect would break the app.

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from kroma import views
+from kroma.throttle import LoginView
 
 admin.site.site_header = "Kroma administration"
 admin.site.site_title = "Kroma admin"
@@ -13,7 +14,7 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("projects.urls")),
     path("", include("pipeline.urls")),

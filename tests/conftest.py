@@ -23,6 +23,10 @@ def pytest_configure() -> None:
     }
     # whitenoise looks for STATIC_ROOT at start-up; a fresh clone has none until collectstatic.
     Path(django_settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    # Each test run starts with an empty cache (login throttling counts live there).
+    django_settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
     # Real hashing costs a second per user; tests are not about password strength.
     django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -136,3 +136,53 @@ def test_lab_upload_compare_and_save_in_the_browser(
     page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
     page.click("text=Save to project")
     expect(page.locator(".flash")).to_contain_text("Saved 2 new image(s) to Noir City")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_every_page_renders_without_a_csp_violation(
+    live_server, browser_page, django_user_model, scene_project, user
+):
+    from pipeline.models import LabJob
+    from tests.conftest import local_run
+
+    run = local_run(scene_project, user, scenes=["harbor"], candidates=2)
+    plan = local_run(scene_project, user, mode="dry")
+    lab_job = LabJob.objects.create(user=user, operation="color", params={"profile": "neutral"})
+    user.is_staff = user.is_superuser = True
+    user.save()
+    page = browser_page
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "artist")
+    page.fill("#id_password", "pw-artist-123")
+    page.click("button[type=submit]")
+    slug = scene_project.slug
+    pages = [
+        "/projects/",
+        f"/projects/{slug}/",
+        f"/projects/{slug}/universe/",
+        f"/projects/{slug}/assets/",
+        f"/projects/{slug}/runs/new/",
+        f"/projects/{slug}/runs/{plan.uid}/",
+        f"/projects/{slug}/runs/{run.uid}/",
+        "/lab/",
+        f"/lab/{lab_job.pk}/",
+        "/admin/",
+        "/admin/projects/project/",
+        f"/admin/projects/project/{scene_project.pk}/change/",
+        "/admin/projects/styleguide/",
+        "/admin/projects/projectsecret/add/",
+        "/admin/pipeline/run/",
+        "/admin/pipeline/steprun/",
+    ]
+    for path in pages:
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("networkidle")
+    assert violations == []
