@@ -1,4 +1,5 @@
-"""The size of a whole request body, checked before any of it is read."""
+"""The size of a whole request body, checked before any of it is read, and the time it may
+take to arrive (a stalled body frees its server thread after KROMA_BODY_TIMEOUT_S)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def request_size_middleware(
             response = HttpResponse(render_to_string("413.html", {"message": message}), status=413)
             response["Connection"] = "close"
             return response
+        sock = request.META.get("gunicorn.socket")
+        if sock is not None and length > 0:
+            # A client that stops sending its body holds a server thread only this long.
+            sock.settimeout(settings.BODY_TIMEOUT_SECONDS)
         return get_response(request)
 
     return middleware

@@ -207,6 +207,8 @@ MAX_IMAGE_PIXELS = envint("KROMA_MAX_IMAGE_PIXELS", "40000000")
 # Post-processing outputs (an x4 upscale) may be larger than uploads, up to this.
 MAX_OUTPUT_PIXELS = envint("KROMA_MAX_OUTPUT_PIXELS", "120000000")
 MAX_UPLOAD_BYTES = envint("KROMA_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024))
+# Seconds a request body may stall before its server thread gives up (kroma.limits).
+BODY_TIMEOUT_SECONDS = envint("KROMA_BODY_TIMEOUT_S", "10")
 # The whole request body (kroma.limits checks it before reading); files are streamed to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

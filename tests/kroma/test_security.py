@@ -160,3 +160,66 @@ def test_a_rejected_1_gb_body_does_not_grow_the_server(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_stalled_request_bodies_do_not_stop_the_server(tmp_path):
+    """9 clients send headers for a 10 MB body and stall (more than one worker's threads): the
+    stalled requests are given up after KROMA_BODY_TIMEOUT_S, so /health answers within it
+    (without the timeout it waited as long as the clients stalled)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "KROMA_VAR_DIR": str(tmp_path),
+        "KROMA_BIND": f"127.0.0.1:{port}",
+        "KROMA_BODY_TIMEOUT_S": "5",
+    }
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "kroma_serve", "--no-worker"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stalled = []
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        for _ in range(9):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+            conn.sendall(
+                b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 10000000\r\n\r\nusername=a"
+            )
+            stalled.append(conn)
+        time.sleep(1)
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            first = conn.recv(100)
+        health_s = time.monotonic() - started
+        assert first.startswith(b"HTTP/1.1 200"), first
+        assert health_s < 5 + 3, f"/health took {health_s:.1f} s"  # the timeout, and a margin
+        started = time.monotonic()
+        answers = [conn.recv(100) for conn in stalled]  # once each body timed out
+        print("\n ", {a.split(b"\r\n")[0] for a in answers})
+        given_up_s = time.monotonic() - started
+        print(
+            f"\n  /health {health_s * 1000:.0f} ms; stalled bodies given up in {given_up_s:.1f} s"
+        )
+        assert given_up_s < 10
+    finally:
+        for conn in stalled:
+            conn.close()
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

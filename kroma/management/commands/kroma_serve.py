@@ -38,9 +38,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bind", default=settings.BIND, help="host:port (KROMA_BIND)")
         parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument(
+            "--threads", type=int, default=8, help="threads per web worker (slow clients)"
+        )
         parser.add_argument("--no-worker", action="store_true", help="Serve the web only.")
 
-    def handle(self, *args: Any, bind: str, web_workers: int, no_worker: bool, **opts: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        bind: str,
+        web_workers: int,
+        threads: int,
+        no_worker: bool,
+        **opts: Any,
+    ) -> None:
         # The address actually served decides single-user mode, in the children too.
         env = {**os.environ, "KROMA_BIND": bind}
         if envbool("KROMA_SINGLE_USER", "0") and not is_loopback_bind(bind):
@@ -63,7 +74,7 @@ class Command(BaseCommand):
             "--workers",
             str(web_workers),
             "--threads",
-            "4",
+            str(threads),
             "--graceful-timeout",
             "5",
             "--access-logfile",
