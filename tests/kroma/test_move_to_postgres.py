@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
@@ -13,23 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.databases import new_postgres_database, postgres_server
+from tests.processes import manage
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = "SELECT id, uid, status, estimated_cost_usd, created_at FROM pipeline_run ORDER BY id"
-
-
-def _manage(env: dict, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if ok:
-        assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
-    return result
 
 
 def _sqlite_tables(path: Path) -> dict[str, int]:
@@ -53,9 +38,9 @@ def test_every_row_moves_with_its_files_and_a_non_empty_target_is_refused(tmp_pa
     env = {**os.environ, "KROMA_VAR_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
     for name in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "KROMA_TASKS_SYNC"):
         env.pop(name, None)
-    _manage(env, "migrate", "-v0")
-    _manage(env, "kroma_seed", "--with-default-user", "--demo")
-    _manage(env, "kroma_run", "--project", "demo", "--stage", "style", "--provider", "local",
+    manage(env, "migrate", "-v0")
+    manage(env, "kroma_seed", "--with-default-user", "--demo")
+    manage(env, "kroma_run", "--project", "demo", "--stage", "style", "--provider", "local",
             "--candidates", "2", "--inline")  # fmt: skip
     source = tmp_path / "var" / "kroma.sqlite3"
     counts = _sqlite_tables(source)
@@ -63,7 +48,7 @@ def test_every_row_moves_with_its_files_and_a_non_empty_target_is_refused(tmp_pa
 
     with new_postgres_database(server) as target:
         url = target.env["DATABASE_URL"]
-        moved = _manage(env, "kroma_move_to_postgres", url)
+        moved = manage(env, "kroma_move_to_postgres", url)
         assert "Verifying" in moved.stdout and "Done." in moved.stdout
         for table, count in counts.items():
             assert target.rows(f'SELECT count(*) FROM "{table}"') == [(count,)], table
@@ -86,9 +71,9 @@ def test_every_row_moves_with_its_files_and_a_non_empty_target_is_refused(tmp_pa
 
         # The moved install works: the demo's pages and a new row (sequences were reset).
         pg_env = {**env, **target.env}
-        _manage(pg_env, "kroma_run", "--project", "demo", "--stage", "style", "--provider", "local",
+        manage(pg_env, "kroma_run", "--project", "demo", "--stage", "style", "--provider", "local",
                 "--candidates", "1", "--inline")  # fmt: skip
         assert target.rows("SELECT count(*) FROM pipeline_run") == [(len(runs) + 1,)]
 
-        again = _manage(env, "kroma_move_to_postgres", url, ok=False)
+        again = manage(env, "kroma_move_to_postgres", url, ok=False)
         assert again.returncode != 0 and "The target is not empty" in again.stderr

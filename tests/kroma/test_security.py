@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
+
+from tests.processes import served
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,27 +104,7 @@ def _peak_rss_kib(pid: int) -> int:
 @pytest.mark.slow
 def test_a_rejected_1_gb_body_does_not_grow_the_server(tmp_path):
     """Measured on a real gunicorn: peak RSS of its workers rises by less than 200 MB."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "KROMA_VAR_DIR": str(tmp_path), "KROMA_BIND": f"127.0.0.1:{port}"}
-    env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "kroma_serve", "--no-worker", "--web-workers", "1"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+    with served(tmp_path, "--web-workers", "1") as port:
         workers = [
             int(pid)
             for pid in subprocess.run(
@@ -157,9 +136,6 @@ def test_a_rejected_1_gb_body_does_not_grow_the_server(tmp_path):
         rise = max(_peak_rss_kib(pid) - before[pid] for pid in workers)
         print(f"\n  peak RSS rise {rise / 1024:.1f} MB after {sent / 1e6:.0f} MB sent")
         assert rise < 200 * 1024
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 @pytest.mark.slow
@@ -167,59 +143,35 @@ def test_stalled_request_bodies_do_not_stop_the_server(tmp_path):
     """9 clients send headers for a 10 MB body and stall (more than one worker's threads): the
     stalled requests are given up after KROMA_BODY_TIMEOUT_S, so /health answers within it
     (without the timeout it waited as long as the clients stalled)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "KROMA_VAR_DIR": str(tmp_path),
-        "KROMA_BIND": f"127.0.0.1:{port}",
-        "KROMA_BODY_TIMEOUT_S": "5",
-    }
-    env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "kroma_serve", "--no-worker"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     stalled = []
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        for _ in range(9):
-            conn = socket.create_connection(("127.0.0.1", port), timeout=30)
-            conn.sendall(
-                b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/x-www-form-urlencoded\r\n"
-                b"Content-Length: 10000000\r\n\r\nusername=a"
+    with served(tmp_path, KROMA_BODY_TIMEOUT_S="5") as port:
+        try:
+            for _ in range(9):
+                conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+                conn.sendall(
+                    b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/x-www-form-urlencoded\r\n"
+                    b"Content-Length: 10000000\r\n\r\nusername=a"
+                )
+                stalled.append(conn)
+            time.sleep(1)
+            started = time.monotonic()
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.sendall(
+                    b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                )
+                first = conn.recv(100)
+            health_s = time.monotonic() - started
+            assert first.startswith(b"HTTP/1.1 200"), first
+            assert health_s < 5 + 3, f"/health took {health_s:.1f} s"  # the timeout, and a margin
+            started = time.monotonic()
+            answers = [conn.recv(100) for conn in stalled]  # once each body timed out
+            given_up_s = time.monotonic() - started
+            statuses = {a.split(b"\r\n")[0].decode() for a in answers}
+            print(
+                f"\n  /health {health_s:.2f} s; stalls ended {given_up_s:.1f} s later: {statuses}"
             )
-            stalled.append(conn)
-        time.sleep(1)
-        started = time.monotonic()
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            first = conn.recv(100)
-        health_s = time.monotonic() - started
-        assert first.startswith(b"HTTP/1.1 200"), first
-        assert health_s < 5 + 3, f"/health took {health_s:.1f} s"  # the timeout, and a margin
-        started = time.monotonic()
-        answers = [conn.recv(100) for conn in stalled]  # once each body timed out
-        print("\n ", {a.split(b"\r\n")[0] for a in answers})
-        given_up_s = time.monotonic() - started
-        print(
-            f"\n  /health {health_s * 1000:.0f} ms; stalled bodies given up in {given_up_s:.1f} s"
-        )
-        assert given_up_s < 10
-    finally:
-        for conn in stalled:
-            conn.close()
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+            assert given_up_s < 10
+        finally:
+            for conn in stalled:
+                conn.close()

@@ -18,6 +18,7 @@ import pytest
 
 from tests.databases import new_postgres_database, postgres_server
 from tests.fake_openai import FakeOpenAI
+from tests.processes import manage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,19 +51,6 @@ for _ in range(3):
 """
 
 
-def _manage(env: dict, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 @pytest.mark.slow
 def test_four_workers_on_postgresql_do_each_job_once_and_pay_each_candidate_once(tmp_path):
     server = postgres_server()
@@ -81,11 +69,11 @@ def test_four_workers_on_postgresql_do_each_job_once_and_pay_each_candidate_once
         }
         for name in ("DJANGO_SETTINGS_MODULE", "KROMA_TASKS_SYNC", "KROMA_JOB_LEASE_S"):
             env.pop(name, None)
-        _manage(env, "migrate", "-v0")
-        _manage(env, "kroma_seed", "--with-default-user", "--demo")
-        _manage(env, "shell", "-c", SETUP)
-        _manage(env, "kroma_run", "--project", "demo", "--stage", "style", "--confirm-spend")
-        _manage(env, "shell", "-c", DELIVER_AGAIN)
+        manage(env, "migrate", "-v0")
+        manage(env, "kroma_seed", "--with-default-user", "--demo")
+        manage(env, "shell", "-c", SETUP)
+        manage(env, "kroma_run", "--project", "demo", "--stage", "style", "--confirm-spend")
+        manage(env, "shell", "-c", DELIVER_AGAIN)
         cluster = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=ROOT,

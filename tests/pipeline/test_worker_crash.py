@@ -19,6 +19,7 @@ import pytest
 
 from tests.databases import ProcessDatabase, process_database
 from tests.fake_openai import FakeOpenAI
+from tests.processes import manage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,19 +47,6 @@ def env(tmp_path):
         environment.update(db.env)
         yield environment, fake, db
     fake.stop()
-
-
-def _manage(env: dict, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
 
 
 def _qcluster(env: dict, log: Path) -> subprocess.Popen:
@@ -93,9 +81,9 @@ def _stop(worker: subprocess.Popen) -> None:
 
 
 def _start_run(environment: dict) -> None:
-    _manage(environment, "migrate", "-v0")
-    _manage(environment, "kroma_seed", "--with-default-user", "--demo")
-    _manage(
+    manage(environment, "migrate", "-v0")
+    manage(environment, "kroma_seed", "--with-default-user", "--demo")
+    manage(
         environment,
         "kroma_run",
         "--project",
