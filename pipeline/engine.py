@@ -20,7 +20,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -82,7 +82,6 @@ class WorkType:
     lost_paid_call: Callable[[StepRun], None] = lambda row: None
     project_id: Callable[[Any], int | None] = lambda item: getattr(item, "project_id", None)
     select_related: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --- claiming and ending ---------------------------------------------------------------------
