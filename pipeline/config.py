@@ -84,25 +84,43 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 # --- small typed checks: each returns the value or raises ValueError with the reason ----------
 
 
-def _int(lo: int, hi: int) -> Callable[[Any], int]:
+@dataclass(frozen=True)
+class Rule:
+    """A setting's check plus what a form needs to offer it (the settings page builds its
+    fields from these): the kind of value, its bounds and its options. Calling it checks."""
+
+    kind: str  # "int", "number", "choice", "bool", "text" or "list"
+    check: Callable[[Any], Any]
+    lo: float | None = None
+    hi: float | None = None
+    options: tuple[str, ...] | Callable[[], list[str]] = ()
+
+    def __call__(self, value: Any) -> Any:
+        return self.check(value)
+
+    def choices(self) -> list[str]:
+        return list(self.options() if callable(self.options) else self.options)
+
+
+def _int(lo: int, hi: int) -> Rule:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise ValueError(f"must be {lo}..{hi}, got {json.dumps(value)}")
         return value
 
-    return check
+    return Rule("int", check, lo, hi)
 
 
-def _num(lo: float, hi: float) -> Callable[[Any], float]:
+def _num(lo: float, hi: float) -> Rule:
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
             raise ValueError(f"must be a number in {lo}..{hi}, got {json.dumps(value)}")
         return float(value)
 
-    return check
+    return Rule("number", check, lo, hi)
 
 
-def _choice(options: tuple[str, ...] | Callable[[], list[str]]) -> Callable[[Any], str]:
+def _choice(options: tuple[str, ...] | Callable[[], list[str]]) -> Rule:
     """One of `options` (a tuple, or a function giving the current ones, e.g. a registry)."""
 
     def check(value: Any) -> str:
@@ -111,29 +129,34 @@ def _choice(options: tuple[str, ...] | Callable[[], list[str]]) -> Callable[[Any
             raise ValueError(f"must be one of {', '.join(allowed)}; got {json.dumps(value)}")
         return value
 
-    return check
+    return Rule("choice", check, options=options)
 
 
 def _image_providers() -> list[str]:
     return [spec.name for spec in image_providers()]
 
 
-def _bool(value: Any) -> bool:
+def _check_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"must be true or false, got {json.dumps(value)}")
     return value
 
 
-def _str_list(value: Any) -> list[str]:
+def _check_str_list(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValueError("must be a list of non-empty strings")
     return value
 
 
-def _text(value: Any) -> str:
+def _check_text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be non-empty text")
     return value
+
+
+_bool = Rule("bool", _check_bool)
+_str_list = Rule("list", _check_str_list)
+_text = Rule("text", _check_text)
 
 
 GENERATION_RULES: dict[str, Callable[[Any], Any]] = {

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pipeline import lab_views, views
+from pipeline import lab_views, settings_views, views
 
 app_name = "pipeline"
 urlpatterns = [
@@ -17,6 +17,37 @@ urlpatterns = [
         "projects/<slug:slug>/runs/<slug:uid>/pick/<int:candidate_id>/",
         views.run_pick,
         name="run_pick",
+    ),
+    path("projects/<slug:slug>/settings/", settings_views.settings_page, name="settings"),
+    path(
+        "projects/<slug:slug>/settings/secrets/",
+        settings_views.settings_secret_save,
+        name="settings_secret_save",
+    ),
+    path(
+        "projects/<slug:slug>/settings/secrets/<int:secret_id>/delete/",
+        settings_views.settings_secret_delete,
+        name="settings_secret_delete",
+    ),
+    path(
+        "projects/<slug:slug>/settings/accounts/",
+        settings_views.settings_account_add,
+        name="settings_account_add",
+    ),
+    path(
+        "projects/<slug:slug>/settings/accounts/<int:account_id>/",
+        settings_views.settings_account_edit,
+        name="settings_account_edit",
+    ),
+    path(
+        "projects/<slug:slug>/settings/accounts/<int:account_id>/delete/",
+        settings_views.settings_account_delete,
+        name="settings_account_delete",
+    ),
+    path(
+        "projects/<slug:slug>/settings/generation/",
+        settings_views.settings_generation_save,
+        name="settings_generation_save",
     ),
     path("lab/", lab_views.lab, name="lab"),
     path("lab/<uuid:job_id>/", lab_views.lab_job, name="lab_job"),

@@ -5,7 +5,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.contrib.admin.utils import unquote
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
 
 from kroma.lib import crypto
@@ -13,6 +14,7 @@ from kroma.lib.errors import UserError
 from kroma.lib.images import ImageRejectedError, clean_image
 from kroma.lib.providers import provider_choices
 from projects import models
+from projects.errors import StyleLocked
 from projects.services.assets import store_clean_image
 from projects.services.security import (
     delete_secret,
@@ -74,21 +76,73 @@ class ImageRowInline(admin.TabularInline):
         return thumbnail(obj.asset if obj.asset_id else None)
 
 
+def _is_locked(guide: models.StyleGuide | None) -> bool:
+    return guide is not None and guide.is_locked
+
+
 class StyleReferenceInline(ImageRowInline):
+    """A locked guide's references are shown, not edited (the model refuses as well)."""
+
     model = models.StyleReference
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not _is_locked(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not _is_locked(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not _is_locked(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(models.StyleGuide)
 class StyleGuideAdmin(admin.ModelAdmin):
+    """Locking and unlocking are the list's actions (audited services), never a form field;
+    a locked guide's page is read-only and a post to it is refused."""
+
     list_display = ["name", "project", "status", "locked_at", "updated_at"]
     list_filter = ["status", "project"]
     search_fields = ["name", "slug", "rules"]
     list_select_related = ["project"]
     autocomplete_fields = ["project"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["locked_at"]
+    fields = ["project", "name", "slug", "description", "rules", "status", "locked_at", "content"]
+    readonly_fields = ["status", "locked_at", "content"]
     inlines = [StyleReferenceInline]
     actions = ["lock", "unlock"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields if _is_locked(obj) else self.readonly_fields
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return {} if _is_locked(obj) else self.prepopulated_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not _is_locked(obj) and super().has_delete_permission(request, obj)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        guide = self.get_object(request, unquote(object_id))
+        if _is_locked(guide):
+            refused = StyleLocked(guide.name).message
+            if request.method == "POST":
+                self.message_user(request, refused, messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            self.message_user(
+                request,
+                f"{refused} Use “Unlock selected style guides” in the list.",
+                messages.WARNING,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Content sha256")
+    def content(self, obj: models.StyleGuide) -> str:
+        return obj.content_sha256 if obj.pk else "—"
 
     @admin.action(description="Lock selected style guides")
     def lock(self, request: HttpRequest, queryset: Any) -> None:

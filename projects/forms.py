@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from kroma.lib.errors import UserError
 from projects.models import Asset, Project, slug_validator
@@ -68,3 +69,55 @@ class ReferenceUploadForm(forms.Form):
         if cleaned.get("kind") == "character" and not cleaned.get("character"):
             self.add_error("character", "Choose one of this project's characters.")
         return cleaned
+
+
+class StyleGuideForm(forms.Form):
+    """A style guide's text on the Style page; whether it may change is the service's rule."""
+
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(
+        max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    rules = forms.CharField(
+        max_length=8000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Line work, palette, lighting, what to avoid: the prompt's {style_rules}.",
+    )
+
+
+class MultipleImageInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Several files in one input (Django's documented pattern): a list of uploads."""
+
+    widget = MultipleImageInput(attrs={"accept": "image/png,image/jpeg,image/webp"})
+
+    def clean(self, data: object, initial: object = None) -> list[object]:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        if not files and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        return [super(MultipleImageField, self).clean(f, initial) for f in files]
+
+
+class StyleReferenceUploadForm(forms.Form):
+    """More reference images for one guide; their content is checked by the service."""
+
+    images = MultipleImageField(error_messages={"required": "Choose at least one image."})
+
+    def clean_images(self) -> list[object]:
+        files = self.cleaned_data["images"]
+        too_big = [f.name for f in files if f.size > settings.MAX_UPLOAD_BYTES]
+        if too_big:
+            raise forms.ValidationError(
+                f"{', '.join(too_big)}: larger than {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB each."
+            )
+        return files
+
+
+class ConfirmUnlockForm(forms.Form):
+    confirm = forms.BooleanField(
+        error_messages={"required": "Confirm the unlock: runs after it may use other rules."}
+    )

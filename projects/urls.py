@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from projects import views
+from projects import style_views, views
 
 app_name = "projects"
 urlpatterns = [
@@ -13,6 +13,33 @@ urlpatterns = [
         "projects/<slug:slug>/universe/images/",
         views.add_reference_images,
         name="add_reference_images",
+    ),
+    path("projects/<slug:slug>/style/", style_views.style, name="style"),
+    path("projects/<slug:slug>/style/new/", style_views.new_style_guide, name="style_new"),
+    path(
+        "projects/<slug:slug>/style/<slug:guide_slug>/edit/",
+        style_views.edit_style_guide,
+        name="style_edit",
+    ),
+    path(
+        "projects/<slug:slug>/style/<slug:guide_slug>/images/",
+        style_views.add_style_images,
+        name="style_add_images",
+    ),
+    path(
+        "projects/<slug:slug>/style/<slug:guide_slug>/images/<int:reference_id>/remove/",
+        style_views.remove_style_image,
+        name="style_remove_image",
+    ),
+    path(
+        "projects/<slug:slug>/style/<slug:guide_slug>/lock/",
+        style_views.lock_guide,
+        name="style_lock",
+    ),
+    path(
+        "projects/<slug:slug>/style/<slug:guide_slug>/unlock/",
+        style_views.unlock_guide,
+        name="style_unlock",
     ),
     path("projects/<slug:slug>/assets/", views.asset_list, name="asset_list"),
     path("projects/<slug:slug>/assets/<int:asset_id>/file", views.asset_file, name="asset_file"),

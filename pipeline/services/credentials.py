@@ -59,5 +59,5 @@ def key_problem(project: Project | None, provider: str) -> str:
         return ""
     return (
         f"No {spec.label} key is set up: add the project secret {provider}/api_key "
-        f"(Admin → Project secrets) or set {spec.key_env} on the server."
+        f"(Settings → Secrets) or set {spec.key_env} on the server."
     )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from django.db import models
 from django.db.models import Q
 
+from projects.errors import StyleLocked
 from projects.models.assets import Asset
 from projects.models.base import Project, ProjectOwned, _same_project, slug_validator
 
@@ -57,18 +61,72 @@ class StyleGuide(ProjectOwned):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_status_display()})"
 
+    # What a lock freezes; the content hash covers these and the references' images.
+    CONTENT_FIELDS = ("name", "description", "rules")
+
     def save(self, *args: object, **kwargs: object) -> None:
+        """Refuses (StyleLocked) to change the content of a guide whose stored row is locked.
+
+        Unlocking and then editing are two saves, so that an unlock is never hidden in an edit;
+        both go through services (projects.services.security, .style) that audit them. Queryset
+        update() and bulk writes bypass this check: nothing of ours uses them on style guides.
+        """
         from django.utils import timezone
 
+        self._refuse_locked_content_change(kwargs.get("update_fields"))
         if self.is_locked and self.locked_at is None:
             self.locked_at = timezone.now()
         elif not self.is_locked:
             self.locked_at = None
         super().save(*args, **kwargs)
 
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        """A locked guide is not deleted (StyleLocked); deleting its project still is."""
+        if StyleGuide.objects.filter(pk=self.pk, status=self.Status.LOCKED).exists():
+            raise StyleLocked(self.name)
+        return super().delete(*args, **kwargs)
+
+    def _refuse_locked_content_change(self, update_fields: object) -> None:
+        if self.pk is None:
+            return
+        fields = [f for f in self.CONTENT_FIELDS if update_fields is None or f in update_fields]
+        stored = StyleGuide.objects.filter(pk=self.pk).values("status", *fields).first()
+        if stored is None or stored["status"] != self.Status.LOCKED:
+            return
+        if any(stored[f] != getattr(self, f) for f in fields):
+            raise StyleLocked(stored.get("name", self.name))
+
     @property
     def is_locked(self) -> bool:
         return self.status == self.Status.LOCKED
+
+    @property
+    def content_sha256(self) -> str:
+        """The sha256 of what a run takes from this guide, stable across versions of Kroma.
+
+        The hashed bytes are the UTF-8 JSON array
+        `["kroma.style-guide.v1", name, description, rules, [asset sha256, ...]]` (no spaces
+        after separators, non-ASCII kept as is, line endings normalised to LF), the
+        references in their order (position, then id). Slug, status, lock time and reference
+        notes are not content: locking or unlocking leaves the hash as it is.
+        """
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("references")
+        if prefetched is not None:
+            ordered = sorted(prefetched, key=lambda ref: (ref.position, ref.pk))
+            shas = [ref.asset.sha256 for ref in ordered]
+        else:
+            shas = list(
+                self.references.order_by("position", "id").values_list("asset__sha256", flat=True)
+            )
+        texts = [_lf(self.name), _lf(self.description), _lf(self.rules)]
+        payload = json.dumps(
+            ["kroma.style-guide.v1", *texts, shas], ensure_ascii=False, separators=(",", ":")
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class ReferenceSet(ProjectOwned):
@@ -135,9 +193,31 @@ class StyleReference(models.Model):
     def __str__(self) -> str:
         return f"{self.style_guide.name} ref #{self.position}"
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        """Refuses (StyleLocked) to add, change or move a reference of a locked guide."""
+        self._refuse_if_guide_locked()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        self._refuse_if_guide_locked()
+        return super().delete(*args, **kwargs)
+
     def clean(self) -> None:
         if self.style_guide_id and self.asset_id:
             _same_project(self.style_guide, self.asset, "asset")
+
+    def _refuse_if_guide_locked(self) -> None:
+        # The stored rows decide, not a possibly stale guide instance; a moved reference
+        # checks the guide it leaves as well as the one it joins.
+        guide_ids = {self.style_guide_id}
+        if self.pk is not None:
+            guide_ids |= set(
+                StyleReference.objects.filter(pk=self.pk).values_list("style_guide_id", flat=True)
+            )
+        locked = StyleGuide.objects.filter(pk__in=guide_ids, status=StyleGuide.Status.LOCKED)
+        name = locked.values_list("name", flat=True).first()
+        if name is not None:
+            raise StyleLocked(name)
 
 
 class Stage(models.TextChoices):

@@ -9,6 +9,7 @@ from django.db.models import Max, QuerySet
 
 from kroma.lib.errors import UserError
 from kroma.lib.images import clean_image
+from projects.errors import StyleLocked
 from projects.models import (
     Asset,
     AuditEvent,
@@ -17,9 +18,9 @@ from projects.models import (
     ReferenceSet,
     ReferenceSetItem,
     StyleGuide,
-    StyleReference,
 )
 from projects.services.assets import store_clean_image
+from projects.services.style import file_style_references
 
 KINDS = {
     "scene": Asset.Kind.SCENE_REF,
@@ -59,6 +60,7 @@ def add_references(
         raise UserError("Choose at least one image.", field="images")
     if len(files) > MAX_FILES:
         raise UserError(f"{len(files)} files; add up to {MAX_FILES} at once.", field="images")
+    style_guide = _style_target(project) if kind == "style" else None
     cleaned = [
         (name, clean_image(data, name=name, max_pixels=settings.MAX_IMAGE_PIXELS))
         for name, data in files
@@ -75,7 +77,7 @@ def add_references(
     ]
     with transaction.atomic():
         if kind == "style":
-            _file_as_style(project, assets)
+            _file_as_style(project, style_guide, assets)
         else:
             _file_in_reference_set(project, assets, character if kind == "character" else None)
         AuditEvent.objects.create(
@@ -88,17 +90,20 @@ def add_references(
     return assets
 
 
-def _file_as_style(project: Project, assets: list[Asset]) -> None:
-    """Style images join the style guide (the locked one first; a draft is made if none)."""
+def _style_target(project: Project) -> StyleGuide | None:
+    """The guide style images join: the locked one first, and a locked guide is refused
+    (StyleLocked) before any file is read; None when there is none yet."""
     guide = StyleGuide.objects.filter(project=project).order_by("-status", "name").first()
+    if guide is not None and guide.is_locked:
+        raise StyleLocked(guide.name, field="images")
+    return guide
+
+
+def _file_as_style(project: Project, guide: StyleGuide | None, assets: list[Asset]) -> None:
+    """Style images join the guide (a draft "Main style" is made if the project has none)."""
     if guide is None:
         guide = StyleGuide.objects.create(project=project, slug="main-style", name="Main style")
-    for asset in assets:
-        StyleReference.objects.get_or_create(
-            style_guide=guide,
-            asset=asset,
-            defaults={"position": _next_position(guide.references.all())},
-        )
+    file_style_references(guide, assets)
 
 
 def _file_in_reference_set(
