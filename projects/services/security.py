@@ -31,19 +31,28 @@ def lock_style_guide(*, guide: StyleGuide, user: AbstractBaseUser | None) -> Sty
         guide.status = StyleGuide.Status.LOCKED
         guide.save()
         AuditEvent.objects.create(
-            project=guide.project, actor=user, action="style_guide.locked", target=guide.slug
+            project=guide.project,
+            actor=user,
+            action="style_guide.locked",
+            target=guide.slug,
+            data={"content_sha256": guide.content_sha256},
         )
     return guide
 
 
 def unlock_style_guide(*, guide: StyleGuide, user: AbstractBaseUser | None) -> StyleGuide:
+    """Back to draft, audited: the only way a locked guide's rules or references may change."""
     if not guide.is_locked:
         raise Conflict(f"Style guide '{guide.name}' is not locked.", code="not_locked")
     with transaction.atomic():
         guide.status = StyleGuide.Status.DRAFT
         guide.save()
         AuditEvent.objects.create(
-            project=guide.project, actor=user, action="style_guide.unlocked", target=guide.slug
+            project=guide.project,
+            actor=user,
+            action="style_guide.unlocked",
+            target=guide.slug,
+            data={"content_sha256": guide.content_sha256},
         )
     return guide
 
