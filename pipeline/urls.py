@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pipeline import lab_views, settings_views, views
+from pipeline import lab_views, prompt_views, settings_views, views
 
 app_name = "pipeline"
 urlpatterns = [
@@ -49,6 +49,14 @@ urlpatterns = [
         settings_views.settings_generation_save,
         name="settings_generation_save",
     ),
+    path("projects/<slug:slug>/prompts/", prompt_views.prompts_page, name="prompts"),
+    path(
+        "projects/<slug:slug>/prompts/preview/",
+        prompt_views.prompts_preview,
+        name="prompts_preview",
+    ),
+    path("projects/<slug:slug>/prompts/save/", prompt_views.prompts_save, name="prompts_save"),
+    path("projects/<slug:slug>/prompts/reset/", prompt_views.prompts_reset, name="prompts_reset"),
     path("lab/", lab_views.lab, name="lab"),
     path("lab/<uuid:job_id>/", lab_views.lab_job, name="lab_job"),
     path("lab/<uuid:job_id>/files/<str:name>", lab_views.lab_file, name="lab_file"),

@@ -40,6 +40,26 @@
   });
   showGeneratePrice();
   showLabGroups();
+  // Prompts: a variable's button inserts it at the template's cursor (the end before the
+  // template was ever focused); the input event lets the live preview follow.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-insert-variable]");
+    if (!button) { return; }
+    var area = document.getElementById(button.getAttribute("aria-controls"));
+    if (!area) { return; }
+    var touched = area.hasAttribute("data-caret-set");
+    var start = touched ? area.selectionStart : area.value.length;
+    var end = touched ? area.selectionEnd : area.value.length;
+    area.focus();
+    area.setRangeText(button.getAttribute("data-insert-variable"), start, end, "end");
+    area.setAttribute("data-caret-set", "");
+    area.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("textarea[name=template]")) {
+      event.target.setAttribute("data-caret-set", "");
+    }
+  });
   // A failed request should say so instead of doing nothing.
   document.body.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
