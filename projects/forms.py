@@ -50,15 +50,18 @@ class AssetFilterForm(forms.Form):
 
 
 class ReferenceUploadForm(forms.Form):
-    """The universe page's "add images" form: which kind, and for which character."""
+    """The universe page's "add images" form: which kind, and for which character (one of the
+    project's, or a new one by name: the service creates it and files the images under it)."""
 
     kind = forms.ChoiceField(
         choices=[("scene", "Scenes"), ("style", "Style references"), ("character", "Characters")]
     )
     character = forms.ModelChoiceField(queryset=None, required=False)
+    new_character = forms.CharField(max_length=120, required=False)
 
     def __init__(self, *args: object, project: Project, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self.project = project
         self.fields["character"].queryset = project.characters.all()
         self.fields["character"].error_messages["invalid_choice"] = (
             "Choose one of this project's characters."
@@ -66,8 +69,17 @@ class ReferenceUploadForm(forms.Form):
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
-        if cleaned.get("kind") == "character" and not cleaned.get("character"):
-            self.add_error("character", "Choose one of this project's characters.")
+        if cleaned.get("kind") != "character" or self.has_error("character"):
+            return cleaned
+        chosen, new_name = cleaned.get("character"), cleaned.get("new_character")
+        if chosen and new_name:
+            self.add_error("new_character", "Choose a character or type a new name, not both.")
+        elif not chosen and not new_name:
+            # With no character yet the name is the only way on: say so at that field.
+            field = "character" if self.project.characters.exists() else "new_character"
+            self.add_error(
+                field, "Choose one of this project's characters or type a new character's name."
+            )
         return cleaned
 
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from projects import style_views, views
+from projects import character_urls, style_views, views
 
 app_name = "projects"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
         views.add_reference_images,
         name="add_reference_images",
     ),
+    path("projects/<slug:slug>/characters/", include(character_urls)),
     path("projects/<slug:slug>/style/", style_views.style, name="style"),
     path("projects/<slug:slug>/style/new/", style_views.new_style_guide, name="style_new"),
     path(

@@ -19,6 +19,7 @@ from kroma.lib.errors import UserError
 from projects.access import get_project_for_user
 from projects.forms import AssetFilterForm, NewProjectForm, ReferenceUploadForm, StoryForm
 from projects.models import Asset, Project, ReferenceSetItem, StyleReference
+from projects.services.characters import create_character_with_sheets
 from projects.services.projects import create_project, update_story
 from projects.services.references import add_references
 from projects.storage import storage_for
@@ -56,6 +57,7 @@ def universe(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 SCENE_STRIP = 48  # scenes shown on the universe page; the assets page lists them all
+UPLOAD_FIELDS = ("kind", "character", "new_character", "images")  # errors shown at the field
 
 
 def _universe_context(project: Project, **extra: object) -> dict[str, object]:
@@ -93,6 +95,7 @@ def add_reference_images(request: HttpRequest, slug: str) -> HttpResponse:
     form = ReferenceUploadForm(request.POST, project=project)
     kind = request.POST.get("kind", "")
     too_big = [f.name for f in uploads if f.size > settings.MAX_UPLOAD_BYTES]
+    new_name = ""
     try:
         if not form.is_valid():
             field, errors = next(iter(form.errors.items()))
@@ -102,18 +105,37 @@ def add_reference_images(request: HttpRequest, slug: str) -> HttpResponse:
                 f"{', '.join(too_big)}: larger than {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB each.",
                 field="images",
             )
-        assets = add_references(
-            project=project,
-            user=request.user,
-            kind=form.cleaned_data["kind"],
-            files=[(f.name, f.read()) for f in uploads],
-            character=form.cleaned_data["character"],
-        )
+        files = [(f.name, f.read()) for f in uploads]
+        new_name = form.cleaned_data["new_character"] if kind == "character" else ""
+        if new_name:
+            _, assets = create_character_with_sheets(
+                project=project, actor=request.user, name=new_name, files=files
+            )
+        else:
+            assets = add_references(
+                project=project,
+                user=request.user,
+                kind=form.cleaned_data["kind"],
+                files=files,
+                character=form.cleaned_data["character"],
+            )
     except UserError as exc:
-        context = _universe_context(project, upload_error=str(exc), upload_kind=kind)
+        # The service names a new character's field "name"; on this form it is new_character.
+        field = "new_character" if new_name and exc.field == "name" else exc.field
+        context = _universe_context(
+            project,
+            upload_error=str(exc),
+            upload_field=field if field in UPLOAD_FIELDS else "",
+            upload_kind=kind,
+            upload_character=request.POST.get("character", ""),
+            upload_new_character=request.POST.get("new_character", ""),
+        )
         return render(request, "projects/universe.html", context, status=400)
     label = {"scene": "scene", "style": "style reference", "character": "character reference"}
-    messages.success(request, f"Added {len(assets)} {label[kind]} image(s). Nothing else changed.")
+    created = f"Created {new_name}; " if new_name else ""
+    messages.success(
+        request, f"{created}Added {len(assets)} {label[kind]} image(s). Nothing else changed."
+    )
     return redirect("projects:universe", slug=project.slug)
 
 
