@@ -136,6 +136,29 @@ def _image_providers() -> list[str]:
     return [spec.name for spec in image_providers()]
 
 
+def _qa_rules() -> list[str]:
+    from pipeline.qa import QA_RULES  # lazily: the guard pulls in OpenCV
+
+    return list(QA_RULES)
+
+
+def _names(options: Callable[[], list[str]]) -> Rule:
+    """A list of names, each one of `options()` (e.g. the QA guard's rules)."""
+
+    def check(value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"must be a list of names, got {json.dumps(value)}")
+        known = options()
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown {', '.join(json.dumps(v) for v in unknown)}; known: {', '.join(known)}"
+            )
+        return value
+
+    return Rule("list", check, options=options)
+
+
 def _check_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"must be true or false, got {json.dumps(value)}")
@@ -180,6 +203,7 @@ OUTPUT_GUARD_RULES: dict[str, Callable[[Any], Any]] = {
     "output_guard.max_soft_fraction": _num(0, 1),
     "output_guard.max_hard_fraction": _num(0, 1),
     "output_guard.min_std": _num(0, 128),
+    "output_guard.warn_only": _names(_qa_rules),
 }
 # What the run as a whole needs; each job step adds the settings it owns (JobStep.rules).
 RUN_RULES: dict[str, Callable[[Any], Any]] = {

@@ -100,26 +100,61 @@ def measure(rgb: np.ndarray, *, chroma_soft: int, chroma_hard: int) -> dict[str,
     }
 
 
-def check_image(image: Image.Image | np.ndarray, guard: dict[str, Any]) -> QAResult:
-    """Score one candidate against the manifest's `output_guard`."""
+# The hard rules, by the name a manifest uses for them (`output_guard.warn_only`).
+QA_RULES: dict[str, str] = {
+    "blank": "luminance std below min_std: an empty or flat answer",
+    "grayscale": "clearly coloured pixels in a grayscale project (enforce_grayscale)",
+    "size": "the answer's width x height is not the size that was requested",
+}
+
+
+def parse_size(size: str) -> tuple[int, int] | None:
+    """(width, height) of a "WxH" size; None for "auto" (any size will do)."""
+    if "x" not in size:
+        return None
+    width, height = size.split("x", 1)
+    return int(width), int(height)
+
+
+def check_image(
+    image: Image.Image | np.ndarray, guard: dict[str, Any], *, requested_size: str = "auto"
+) -> QAResult:
+    """Score one candidate against the manifest's `output_guard` and the size asked for.
+
+    A hard rule named in `guard["warn_only"]` is reported as a soft warning instead of failing
+    the candidate, so ranking still prefers the candidates that broke it less.
+    """
     rgb = image if isinstance(image, np.ndarray) else to_rgb_array(image)
     metrics = measure(rgb, chroma_soft=guard["chroma_soft"], chroma_hard=guard["chroma_hard"])
-    hard: list[str] = []
+    height, width = rgb.shape[:2]
+    metrics["width"], metrics["height"] = width, height
+    broken: list[tuple[str, str]] = []  # (rule, reason) of each hard rule the image breaks
     soft: list[str] = []
     if metrics["luma_std"] < guard["min_std"]:
-        hard.append(f"blank image: luminance std {metrics['luma_std']:.2f} < {guard['min_std']}")
+        broken.append(
+            ("blank", f"blank image: luminance std {metrics['luma_std']:.2f} < {guard['min_std']}")
+        )
+    wanted = parse_size(requested_size)
+    if wanted is not None and wanted != (width, height):
+        broken.append(("size", f"size {width}x{height}, requested {requested_size}"))
     if guard["enforce_grayscale"]:
         if metrics["hard_fraction"] > guard["max_hard_fraction"]:
-            hard.append(
-                f"colour in a grayscale project: {metrics['hard_pixels']} pixels "
-                f"({metrics['hard_fraction']:.4%}) have channel spread > {guard['chroma_hard']} "
-                f"(limit {guard['max_hard_fraction']:.4%})"
+            broken.append(
+                (
+                    "grayscale",
+                    f"colour in a grayscale project: {metrics['hard_pixels']} pixels "
+                    f"({metrics['hard_fraction']:.4%}) have channel spread > "
+                    f"{guard['chroma_hard']} (limit {guard['max_hard_fraction']:.4%})",
+                )
             )
         if metrics["soft_fraction"] > guard["max_soft_fraction"]:
             soft.append(
                 f"tinted: {metrics['soft_fraction']:.2%} of pixels have channel spread > "
                 f"{guard['chroma_soft']} (limit {guard['max_soft_fraction']:.2%})"
             )
+    warn_only = set(guard.get("warn_only") or ())  # absent in manifests from before the key
+    hard = [reason for rule, reason in broken if rule not in warn_only]
+    soft = [reason for rule, reason in broken if rule in warn_only] + soft
     return QAResult(metrics=metrics, hard_failures=hard, soft_warnings=soft)
 
 

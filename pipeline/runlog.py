@@ -40,7 +40,10 @@ def build_run_log(run: Run) -> dict[str, Any]:
         run.jobs.order_by("index")
         .select_related("final_asset")
         .prefetch_related(
-            Prefetch("candidates", RunCandidate.objects.select_related("asset").order_by("index"))
+            Prefetch(
+                "candidates",
+                RunCandidate.objects.select_related("asset", "overridden_by").order_by("index"),
+            )
         )
     )
     rows = rows_by_job(jobs)
@@ -164,6 +167,9 @@ def _job_entry(job: RunJob, rows: list[StepRun]) -> dict[str, Any]:
                 "selected": c.selected,
                 "archived": c.archived,
                 "qa": c.qa_summary,
+                "override_reason": c.override_reason,
+                "overridden_by": c.overridden_by.get_username() if c.overridden_by else None,
+                "overridden_at": _iso(c.overridden_at),
             }
             for c in job.candidates.all()
         ],
@@ -397,6 +403,12 @@ def _ingest_candidate(
             "selected": c.get("selected", False),
             "archived": c.get("archived", False),
             "qa_summary": c.get("qa") or {},
+            "override_reason": c.get("override_reason") or "",
+            # Only the project's owner is recognised by name: a log may come from elsewhere.
+            "overridden_by": project.owner
+            if c.get("overridden_by") and c["overridden_by"] == project.owner.get_username()
+            else None,
+            "overridden_at": _dt(c.get("overridden_at")),
         },
     )
     qa = c.get("qa") or {}

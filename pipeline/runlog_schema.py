@@ -152,6 +152,9 @@ CANDIDATE = obj(
         "passed": nullable(boolean),
         "selected": boolean,
         "archived": boolean,
+        "override_reason": text(300),
+        "overridden_by": nullable(text(150)),
+        "overridden_at": TIMESTAMP,
         "qa": nullable(
             empty_or(
                 obj(
@@ -212,6 +215,18 @@ JOB = obj(
                 },
             ),
             10_000,
+        ),
+        "selection_override": nullable(
+            obj(
+                {},
+                {
+                    "by": nullable(text(150)),
+                    "from": nullable(integer(0, 63)),
+                    "to": integer(0, 63),
+                    "reason": text(300),
+                    "failed_qa": boolean,
+                },
+            )
         ),
         "candidates": array(CANDIDATE, 64),
         "final_asset": nullable(obj({}, {"path": relative_path})),

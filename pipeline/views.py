@@ -165,14 +165,27 @@ def run_cancel(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
 @login_required
 @require_POST
 def run_pick(request: HttpRequest, slug: str, uid: str, candidate_id: int) -> HttpResponse:
-    """Override the automatic pick: use this candidate for the job."""
+    """Override the automatic pick: use this candidate for the job.
+
+    A candidate that failed QA needs a `reason` ("use anyway"); the service checks it, and its
+    refusal is shown at that candidate's reason field.
+    """
     run = _run_for_user(request, slug, uid)
     candidate = get_object_or_404(
         RunCandidate.objects.select_related("job__run"), pk=candidate_id, job__run=run
     )
+    reason = request.POST.get("reason", "")
     try:
-        override_selection(candidate=candidate, user=request.user)
+        override_selection(candidate=candidate, user=request.user, reason=reason)
     except UserError as exc:
-        context = {**_run_context(run), "confirm_error": str(exc)}
+        context = _run_context(run)
+        if exc.field == "reason":
+            context["pick_error"] = {
+                "candidate": candidate.pk,
+                "message": str(exc),
+                "reason": reason,
+            }
+        else:
+            context["confirm_error"] = str(exc)
         return render(request, "pipeline/run_detail.html", context, status=400)
     return redirect("pipeline:run_detail", slug=run.project.slug, uid=run.uid)

@@ -1,10 +1,11 @@
 """A real HTTP server on 127.0.0.1 that speaks enough of the OpenAI images API for Kroma's tests.
 
 It parses multipart `/v1/images/edits` and JSON `/v1/images/generations`, answers with
-`b64_json` PNGs and `usage`, and injects faults on demand: 429 with Retry-After, 500, slow
-answers, malformed JSON, a 400 content-policy refusal, a 401. A candidate counts as *paid* only
-once its answer was delivered in full, like a real provider's bill (or, with
-`bills_undelivered`, as soon as it was answered, delivered or not).
+`b64_json` PNGs at the requested `size` (256x256 for "auto") and `usage`, and injects faults on
+demand: 429 with Retry-After, 500, slow answers, malformed JSON, a 400 content-policy refusal, a
+401, images of the wrong size (`answer_size`). A candidate counts as *paid* only once its answer
+was delivered in full, like a real provider's bill (or, with `bills_undelivered`, as soon as it
+was answered, delivered or not).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class FakeOpenAI:
     with_usage: bool = True
     withheld: int = 0  # answer with this many fewer images than asked (moderation)
     ignore_background: bool = False  # answer opaque even when transparency was asked for
+    answer_size: str | None = None  # "WxH": answer at this size, whatever size was asked for
     # Bill a call even when the client went away before the answer arrived (some providers do).
     bills_undelivered: bool = False
 
@@ -86,7 +88,6 @@ class FakeOpenAI:
         self, source: bytes | None, n: int, size: str, transparent: bool = False
     ) -> list[bytes]:
         width, height = (int(v) for v in size.split("x")) if "x" in size else (256, 256)
-        width, height = min(width, 256), min(height, 256)
         if source:
             base = Image.open(io.BytesIO(source)).convert("L").resize((width, height))
         else:
@@ -160,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         images = fake.make_images(
             call.images[0] if call.images else None,
             n,
-            call.fields.get("size", "1024x1024"),
+            fake.answer_size or call.fields.get("size", "1024x1024"),
             transparent=call.fields.get("background") == "transparent"
             and not fake.ignore_background,
         )

@@ -136,6 +136,13 @@ class RunCandidate(models.Model):
     archived = models.BooleanField(default=False)
     selected = models.BooleanField(default=False)
     qa_summary = models.JSONField(default=dict, blank=True)
+    override_reason = models.TextField(
+        blank=True, help_text="Why the user picked it although it failed QA (“use anyway”)."
+    )
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    overridden_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

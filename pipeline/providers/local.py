@@ -3,7 +3,9 @@
 It moves the scene's colours toward the style references (per-channel mean/std transfer in
 YCbCr), inks the edges and posterises. Each candidate index uses its own strengths, so a run
 still has real candidates to rank. It exists so a newcomer can watch a whole run end to end with
-no key; it is never chosen silently when the user asked for OpenAI.
+no key; it is never chosen silently when the user asked for OpenAI. Like an image API, it
+answers at the requested size: the scene is cropped (centred) to that size's shape and the
+stylised result resized to it; "auto" keeps the scene's own shape and size.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from pipeline.providers.base import GenerationRequest, GenerationResult
+from pipeline.qa import parse_size
 
 # (colour transfer strength, ink strength, posterise levels) per candidate index.
 VARIANTS = [
@@ -30,9 +33,15 @@ VARIANTS = [
 MAX_SIDE = 1024
 
 
-def _load(data: bytes) -> np.ndarray:
+def _load(data: bytes, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The image in YCbCr, at most MAX_SIDE a side; cropped (centred) to `shape`'s aspect."""
     image = Image.open(io.BytesIO(data)).convert("RGB")
     image.thumbnail((MAX_SIDE, MAX_SIDE))
+    if shape is not None:
+        scale = min(image.width / shape[0], image.height / shape[1])
+        crop = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
+        if crop != image.size:
+            image = ImageOps.fit(image, crop)
     return np.asarray(image.convert("YCbCr"), dtype=np.float32)
 
 
@@ -51,8 +60,13 @@ def _edges(luma: np.ndarray) -> np.ndarray:
 
 
 def stylise(
-    scene: np.ndarray, style_mean: np.ndarray, style_std: np.ndarray, variant: int
+    scene: np.ndarray,
+    style_mean: np.ndarray,
+    style_std: np.ndarray,
+    variant: int,
+    size: tuple[int, int] | None = None,
 ) -> bytes:
+    """One candidate as PNG bytes, resized to `size` (width, height) when one is given."""
     transfer, ink, levels = VARIANTS[variant % len(VARIANTS)]
     mean, std = scene.reshape(-1, 3).mean(axis=0), scene.reshape(-1, 3).std(axis=0) + 1e-3
     moved = (scene - mean) / std * style_std + style_mean
@@ -62,6 +76,8 @@ def stylise(
     out[..., 0] *= 1 - ink * _edges(scene[..., 0]) ** 1.5
     ycbcr = np.clip(out, 0, 255).astype(np.uint8)
     rgb = Image.fromarray(ycbcr, "YCbCr").convert("RGB")
+    if size is not None and rgb.size != size:
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     rgb.save(buffer, "PNG")
     return buffer.getvalue()
@@ -92,8 +108,11 @@ class LocalProvider:
         scene = next(i for i in request.images if i.role == "scene")
         styles = [_load(i.data) for i in request.images if i.role == "style"] or [_load(scene.data)]
         style_mean, style_std = _style_stats(styles)
-        scene_array = _load(scene.data)
-        images = [stylise(scene_array, style_mean, style_std, i) for i in request.candidate_indices]
+        size = parse_size(request.size)
+        scene_array = _load(scene.data, size)
+        images = [
+            stylise(scene_array, style_mean, style_std, i, size) for i in request.candidate_indices
+        ]
         return GenerationResult(
             images=images, model="local", usage=None, duration_s=time.monotonic() - started
         )

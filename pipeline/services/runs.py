@@ -12,11 +12,12 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from kroma.lib.errors import Conflict, NotAllowed, UserError
 from pipeline.config import Manifest, validate_manifest
 from pipeline.engine import end_step, start_step
-from pipeline.errors import GuardError
+from pipeline.errors import GuardError, QAFailed
 from pipeline.models import (
     ACTIVE_STATUSES,
     RUN_JOB,
@@ -153,31 +154,49 @@ def cancel_run(*, run: Run, user: AbstractBaseUser | None) -> Run:
     return finalize_run(run.pk)
 
 
-def override_selection(*, candidate: RunCandidate, user: AbstractBaseUser | None) -> RunCandidate:
-    """The user picks another candidate of a finished job; it is post-processed again."""
+OVERRIDE_REASON_MAX = 300
+
+
+def override_selection(
+    *, candidate: RunCandidate, user: AbstractBaseUser | None, reason: str = ""
+) -> RunCandidate:
+    """The user picks another candidate of a finished job; it is post-processed again.
+
+    A candidate that failed QA can be picked too ("use anyway") when the user says why: the
+    reason is kept on the candidate, in the audit trail and in the run log. A job that failed
+    only because every candidate failed QA is done once one of them is used anyway.
+    """
     job = RunJob.objects.select_related("run__project").get(pk=candidate.job_id)
     if not job.is_final:
         raise Conflict(
             f"Scene {job.scene_key} is still {job.status}: pick once it has finished.",
             code="job_active",
         )
-    if candidate.archived:
-        raise NotAllowed(
-            f"Candidate c{candidate.index} failed QA and is archived; pick another.",
-            code="candidate_archived",
-        )
+    reason = _override_reason(candidate, reason)
     config = job.run.plan.get("postprocess") or {}
     with transaction.atomic():
         previous = RunCandidate.objects.filter(job=job, selected=True).first()
-        RunCandidate.objects.filter(job=job).update(selected=False)
-        RunCandidate.objects.filter(pk=candidate.pk).update(selected=True)
+        RunCandidate.objects.filter(job=job).update(
+            selected=False, override_reason="", overridden_by=None, overridden_at=None
+        )
+        RunCandidate.objects.filter(pk=candidate.pk).update(
+            selected=True,
+            override_reason=reason,
+            overridden_by=user if reason else None,
+            overridden_at=timezone.now() if reason else None,
+        )
         # The old final output belonged to the old pick; the new one is made by a new pass.
         RunJob.objects.filter(pk=job.pk).update(final_asset=None)
+        revived = RunJob.objects.filter(
+            pk=job.pk, status=RunJob.Status.FAILED, error_code=QAFailed.code
+        ).update(status=RunJob.Status.DONE, error="", error_code="")
         override = {
             "by": user.get_username() if user else None,
             "from": previous.index if previous else None,
             "to": candidate.index,
         }
+        if reason:
+            override |= {"reason": reason, "failed_qa": candidate.passed is False}
         row = start_step(RUN_JOB, job, "override", project_id=job.project_id, notes=override)
         end_step(row, StepRun.Status.DONE)
         if any(step.get("enabled") for step in config.values()):
@@ -189,9 +208,31 @@ def override_selection(*, candidate: RunCandidate, user: AbstractBaseUser | None
             target=f"{job.run.uid}#{job.index}",
             data=override,
         )
-    write_run_log(job.run)
+    # A revived job may settle its run (failed -> partial or done); finalize writes the log.
+    write_run_log(finalize_run(job.run_id) if revived else job.run)
     candidate.refresh_from_db()
     return candidate
+
+
+def _override_reason(candidate: RunCandidate, reason: str) -> str:
+    """The user's reason, required for a candidate that failed QA."""
+    reason = (reason or "").strip()
+    if len(reason) > OVERRIDE_REASON_MAX:
+        raise UserError(
+            f"Keep the reason under {OVERRIDE_REASON_MAX} characters (it has {len(reason)}).",
+            code="reason_too_long",
+            field="reason",
+        )
+    if (candidate.passed is False or candidate.archived) and not reason:
+        failures = "; ".join((candidate.qa_summary or {}).get("hard_failures") or [])
+        raise UserError(
+            f"Candidate c{candidate.index} failed QA"
+            + (f" ({failures})" if failures else "")
+            + ": say why you use it anyway.",
+            code="reason_required",
+            field="reason",
+        )
+    return reason
 
 
 def _new_pass(

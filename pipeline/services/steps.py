@@ -56,6 +56,11 @@ class JobContext:
             self.row.notes[key] = value
 
 
+def requested_size(ctx: JobContext) -> str:
+    """The size this job asks the provider for ("WxH" or "auto"); QA checks the answer's."""
+    return ctx.gen["size"]
+
+
 # --- generate --------------------------------------------------------------------------------
 
 
@@ -168,7 +173,7 @@ def generate(ctx: JobContext) -> None:
         prompt=ctx.job.prompt,
         images=_input_images(ctx),
         candidate_indices=missing,
-        size=ctx.gen["size"],
+        size=requested_size(ctx),
         quality=ctx.gen["quality"],
         input_fidelity=ctx.gen["input_fidelity"],
         timeout_s=ctx.gen["timeout_s"],
@@ -268,7 +273,7 @@ def qa(ctx: JobContext) -> None:
             image.load()
         except OSError as exc:
             raise ProviderError(f"candidate {index} is not a readable image ({exc})") from None
-        result = check_image(image, guard)
+        result = check_image(image, guard, requested_size=requested_size(ctx))
         ctx.results[index] = result
         digest = hashlib.sha256(data).hexdigest()  # decoded, checked and hashed before writing
         with transaction.atomic():
@@ -402,7 +407,8 @@ class Generate(JobStep):
             "provider": ctx.run.provider,
             "model": ctx.run.model,
             "n": ctx.run.candidates_per_job,
-            **{k: gen[k] for k in ("size", "quality", "input_fidelity")},
+            "size": requested_size(ctx),
+            **{k: gen[k] for k in ("quality", "input_fidelity")},
             "prompt_sha256": hashlib.sha256(ctx.job.prompt.encode()).hexdigest(),
         }
 
@@ -424,7 +430,7 @@ class QualityGuard(JobStep):
     rules = OUTPUT_GUARD_RULES
 
     def key_params(self, ctx: JobContext) -> dict[str, Any]:
-        return dict(ctx.run.manifest_snapshot["output_guard"])
+        return {**ctx.run.manifest_snapshot["output_guard"], "size": requested_size(ctx)}
 
     def run(self, ctx: JobContext) -> None:
         qa(ctx)

@@ -49,6 +49,22 @@ def test_project_override_unknown_key_is_refused(project):
         load_manifest(project)
 
 
+def test_warn_only_takes_qa_rule_names_and_refuses_others(project):
+    assert load_manifest()["output_guard.warn_only"] == []
+    project.manifest_overrides = {"output_guard": {"warn_only": ["size", "blank"]}}
+    assert load_manifest(project)["output_guard.warn_only"] == ["size", "blank"]
+    project.manifest_overrides = {"output_guard": {"warn_only": ["size", "colour"]}}
+    with pytest.raises(ConfigError) as excinfo:
+        load_manifest(project)
+    assert str(excinfo.value) == (
+        "project noir_city manifest overrides: output_guard.warn_only: "
+        'unknown "colour"; known: blank, grayscale, size'
+    )
+    project.manifest_overrides = {"output_guard": {"warn_only": "size"}}
+    with pytest.raises(ConfigError, match=r"output_guard\.warn_only: must be a list of names"):
+        load_manifest(project)
+
+
 def test_project_override_merges_deeply(project):
     project.manifest_overrides = {"generation": {"model": "gpt-image-1-mini"}}
     manifest = load_manifest(project)

@@ -25,6 +25,9 @@ ALL_ON = {
     "upscale": {"enabled": True, "scale": 2},
     "color": {"enabled": True, "profile": "cold_rain"},
 }
+# Local answers at the scene's own size (96x64, not 1024x1024): the chain's upscale of full-size
+# answers takes a minute on two cores.
+SMALL_ANSWERS = {**FAST_RETRIES["generation"], "size": "auto"}
 
 
 @pytest.fixture
@@ -102,7 +105,11 @@ def test_refine_is_paid_and_refused_without_confirmation(project, car, fake_open
 
 @pytest.mark.django_db(transaction=True)
 def test_selected_candidate_goes_through_the_chain_in_a_run(scene_project, user):
-    scene_project.manifest_overrides = {**FAST_RETRIES, "postprocess": ALL_ON}
+    scene_project.manifest_overrides = {
+        **FAST_RETRIES,
+        "generation": SMALL_ANSWERS,
+        "postprocess": ALL_ON,
+    }
     scene_project.save()
     run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
     assert run.status == "done"
@@ -121,6 +128,8 @@ def test_selected_candidate_goes_through_the_chain_in_a_run(scene_project, user)
 
 @pytest.mark.django_db(transaction=True)
 def test_kroma_postprocess_runs_the_chain_on_a_runs_selections(scene_project, user):
+    scene_project.manifest_overrides = {**FAST_RETRIES, "generation": SMALL_ANSWERS}
+    scene_project.save()
     run = local_run(scene_project, user, candidates=1)
     out = StringIO()
     call_command(

@@ -75,6 +75,45 @@ def test_blank_image_is_a_hard_failure(guard):
     assert result.hard_failures and "blank image" in result.hard_failures[0]
 
 
+def _drawing(width: int, height: int) -> Image.Image:
+    return Image.linear_gradient("L").resize((width, height)).convert("RGB")
+
+
+def test_an_answer_of_the_wrong_size_is_a_hard_failure(guard):
+    result = check_image(_drawing(64, 64), guard, requested_size="1024x1024")
+    assert result.hard_failures == ["size 64x64, requested 1024x1024"]
+    assert (result.metrics["width"], result.metrics["height"]) == (64, 64)
+    portrait = check_image(_drawing(1536, 1024), guard, requested_size="1024x1536")
+    assert portrait.hard_failures == ["size 1536x1024, requested 1024x1536"]
+    assert check_image(_drawing(1024, 1536), guard, requested_size="1024x1536").passed
+
+
+def test_a_requested_size_of_auto_is_not_checked(guard):
+    result = check_image(_drawing(64, 64), guard, requested_size="auto")
+    assert result.passed and result.soft_warnings == []
+
+
+def test_a_warn_only_rule_warns_instead_of_failing(guard):
+    warned = {**guard, "warn_only": ["size"]}
+    result = check_image(_drawing(64, 64), warned, requested_size="1024x1024")
+    assert result.passed
+    assert result.soft_warnings == ["size 64x64, requested 1024x1024"]
+    # Other hard rules still fail the candidate.
+    blank = check_image(Image.new("RGB", (64, 64), (9, 9, 9)), warned, requested_size="64x64")
+    assert not blank.passed and "blank image" in blank.hard_failures[0]
+
+
+def test_ranking_with_a_warned_rule_prefers_fewer_failures_then_fewer_warnings(guard):
+    warned = {**guard, "warn_only": ["size"]}
+    results = {
+        0: check_image(Image.new("RGB", (64, 64), (9, 9, 9)), warned, requested_size="64x64"),
+        1: check_image(_drawing(64, 64), warned, requested_size="1024x1024"),  # warned: size
+        2: check_image(_drawing(1024, 1024), warned, requested_size="1024x1024"),  # clean
+    }
+    assert [len(results[i].soft_warnings) for i in (1, 2)] == [1, 0]
+    assert rank_candidates(results) == [2, 1, 0]
+
+
 def test_measure_counts_exactly():
     rgb = np.zeros((10, 10, 3), dtype=np.uint8)
     rgb[0, 0] = (255, 0, 0)  # spread 255
