@@ -220,6 +220,8 @@ PIPELINE_SETTINGS_DIR = envpath("KROMA_PIPELINE_SETTINGS_DIR", BASE_DIR / "setti
 # Model weights: KROMA_MODELS_DIR first, then the small defaults committed in weights/.
 MODELS_DIR = envpath("KROMA_MODELS_DIR", VAR_DIR / "models")
 BUNDLED_WEIGHTS_DIR = BASE_DIR / "weights"
+# Worker processes load the heavy model sessions (rembg, Real-ESRGAN) in the background at start.
+PRELOAD_MODELS = envbool("KROMA_PRELOAD_MODELS", "1")
 
 # Secrets: Fernet master key(s), comma-separated, newest first (IAT_* names from the spec).
 MASTER_KEY_FILE = envpath("IAT_MASTER_KEY_FILE", VAR_DIR / "master.key")

@@ -14,6 +14,7 @@ class PipelineConfig(AppConfig):
         from pipeline.engine import start_watchdog
         from pipeline.models import LabJob, PostprocessJob, RunJob
         from pipeline.models.work import delete_step_rows
+        from pipeline.postprocess.sessions import preload_sessions
         from projects.models.base import OVERRIDE_CHECKS
 
         # A project's manifest overrides are checked whenever a form saves them.
@@ -22,6 +23,8 @@ class PipelineConfig(AppConfig):
 
         for model in (RunJob, LabJob, PostprocessJob):
             post_delete.connect(delete_step_rows, sender=model, dispatch_uid=f"steps-{model}")
-        # A worker process that starts takes back at once what dead workers of its host held,
-        # and keeps sweeping stranded work (pipeline.engine).
+        # A worker process that starts loads the heavy model sessions in a background thread
+        # (KROMA_PRELOAD_MODELS), takes back at once what dead workers of its host held, and
+        # keeps sweeping stranded work (pipeline.engine).
+        post_spawn.connect(preload_sessions, dispatch_uid="kroma-preload")
         post_spawn.connect(start_watchdog, dispatch_uid="kroma-watchdog")

@@ -34,6 +34,7 @@ from kroma.lib.errors import UserError
 from pipeline.errors import JobCanceled, LeaseLost
 from pipeline.models import StepRun, WorkItem, WorkStatus
 from pipeline.postprocess.base import step_key
+from pipeline.postprocess.sessions import report_waits
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,21 @@ def _boundary(work: WorkType, item: Any, worker: str, step: str) -> None:
     item.step = step
 
 
+def _waiting_shown(work: WorkType, item: Any, worker: str) -> Callable[[str | None], None]:
+    """What a running step waits for (a status key such as 'model:upscale', see
+    pipeline.postprocess.sessions) shows as the item's step until the wait ends (None)."""
+
+    def show(status: str | None) -> None:
+        try:
+            work.model.objects.filter(
+                pk=item.pk, locked_by=worker, status=WorkStatus.RUNNING
+            ).update(step=status or item.step)
+        except Exception:  # what the page shows must not end the work
+            log.exception("%s %s: could not show %r", work.name, item.pk, status)
+
+    return show
+
+
 @contextmanager
 def heartbeat(work: WorkType, item: Any, worker: str) -> Iterator[None]:
     """Renew the lease every third of its length while the item is being worked on."""
@@ -210,7 +226,7 @@ def run_item(work: WorkType, item: Any, worker: str) -> str:
     step = "claim"
     row: StepRun | None = None
     try:
-        with heartbeat(work, item, worker):
+        with heartbeat(work, item, worker), report_waits(_waiting_shown(work, item, worker)):
             for current in work.steps():
                 step = current.name
                 _boundary(work, item, worker, step)

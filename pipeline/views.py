@@ -91,17 +91,19 @@ def _run_context(run: Run) -> dict:
         if candidate.asset is not None:
             candidate.asset.project = run.project  # its URLs need the slug: no query each
         by_job.setdefault(candidate.job_id, []).append(candidate)
-    passes = set(
-        PostprocessJob.objects.filter(run=run, status__in=ACTIVE_STATUSES).values_list(
-            "job_id", flat=True
+    passes = {
+        item.job_id: item
+        for item in PostprocessJob.objects.filter(run=run, status__in=ACTIVE_STATUSES).only(
+            "job_id", "status", "step"
         )
-    )
+    }
     for job in jobs:
         job.candidate_list = by_job.get(job.pk, [])
         job.final_output = job.final_asset
         if job.final_asset is not None:
             job.final_asset.project = run.project
         job.postprocessing = job.pk in passes
+        job.postprocess_waiting = passes[job.pk].waiting_for if job.postprocessing else ""
     active = any(job.is_active for job in jobs) or bool(passes)
     variation = run.plan.get("variation") or (
         run.manifest_snapshot.get("variations", {}).get(run.stage)

@@ -17,6 +17,70 @@ KNOWN_MODELS: dict[str, str] = {
     ),
 }
 
+REMBG_RELEASE = "https://github.com/danielgatis/rembg/releases/download/v0.0.0"
+REAL_ESRGAN_RELEASES = "https://github.com/xinntao/Real-ESRGAN/releases/download"
+_ONNX_EXPORT = "exported to ONNX (opset 17, input `input`, output `output`; weights/README.md)"
+
+
+@dataclass(frozen=True)
+class ModelOrigin:
+    """Where a model file comes from; `md5` is the checksum its publisher gives, when Kroma
+    pins no sha256 of its own."""
+
+    source: str
+    md5: str | None = None
+
+
+# Where every file Kroma can use comes from (weights/README.md, ../shared/models/README.md).
+MODEL_ORIGINS: dict[str, ModelOrigin] = {
+    "u2netp.onnx": ModelOrigin(f"rembg's published file, unchanged: {REMBG_RELEASE}/u2netp.onnx"),
+    "realesr-animevideov3.onnx": ModelOrigin(
+        f"Real-ESRGAN's {REAL_ESRGAN_RELEASES}/v0.2.5.0/realesr-animevideov3.pth, {_ONNX_EXPORT}"
+    ),
+    "RealESRGAN_x4plus_anime_6B.onnx": ModelOrigin(
+        f"Real-ESRGAN's {REAL_ESRGAN_RELEASES}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth, "
+        + _ONNX_EXPORT
+    ),
+    # rembg's other sessions: its release files, saved under rembg's session name.
+    **{
+        f"{name}.onnx": ModelOrigin(f"rembg's release {REMBG_RELEASE}/{remote}", md5)
+        for name, remote, md5 in [
+            ("u2net", "u2net.onnx", "60024c5c889badc19c04ad937298a77b"),
+            ("u2net_human_seg", "u2net_human_seg.onnx", "c09ddc2e0104f800e3e1bb4652583d1f"),
+            ("silueta", "silueta.onnx", "55e59e0d8062d2f5d013f4725ee84782"),
+            ("isnet-general-use", "isnet-general-use.onnx", "fc16ebd8b0c10d971d3513d564d01e29"),
+            ("isnet-anime", "isnet-anime.onnx", "6f184e756bb3bd901c8849220a83e38e"),
+            (
+                "birefnet-general",
+                "BiRefNet-general-epoch_244.onnx",
+                "7a35a0141cbbc80de11d9c9a28f52697",
+            ),
+            (
+                "birefnet-general-lite",
+                "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx",
+                "4fab47adc4ff364be1713e97b7e66334",
+            ),
+            (
+                "birefnet-portrait",
+                "BiRefNet-portrait-epoch_150.onnx",
+                "c3a64a6abf20250d090cd055f12a3b67",
+            ),
+            ("birefnet-dis", "BiRefNet-DIS-epoch_590.onnx", "2d4d44102b446f33a4ebb2e56c051f2b"),
+            (
+                "birefnet-hrsod",
+                "BiRefNet-HRSOD_DHU-epoch_115.onnx",
+                "c017ade5de8a50ff0fd74d790d268dda",
+            ),
+            ("birefnet-cod", "BiRefNet-COD-epoch_125.onnx", "f6d0d21ca89d287f17e7afe9f5fd3b45"),
+            (
+                "birefnet-massive",
+                "BiRefNet-massive-TR_DIS5K_TR_TEs-epoch_420.onnx",
+                "33e726a2136a3d59eb0fdf613e31e3e9",
+            ),
+        ]
+    },
+}
+
 
 class ModelMissingError(FileNotFoundError):
     """A model file is in none of the searched directories; the message says where to put it."""

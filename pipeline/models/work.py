@@ -63,6 +63,18 @@ class WorkItem(models.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    @property
+    def waiting_for(self) -> str:
+        """What the running item waits for, in words ("loading the upscale model…"), or ''."""
+        from pipeline.postprocess.sessions import waiting_text
+
+        return waiting_text(self.step) if self.status == WorkStatus.RUNNING else ""
+
+    @property
+    def step_label(self) -> str:
+        """The step shown on pages: what it waits for while it waits, else its name."""
+        return self.waiting_for or self.step
+
 
 class StepRun(models.Model):
     """What one step of one work item did: one row per step and attempt (per input for the Lab).

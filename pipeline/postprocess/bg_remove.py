@@ -2,8 +2,9 @@
 
 rembg's default session is a 1 GB download, so a session is always created explicitly from a
 model file found in KROMA_MODELS_DIR or weights/ (U2NET_HOME points rembg at that folder), once
-per worker process, and reused for every image. PhotoRoom and remove.bg are HTTP adapters that
-use the project's secrets (photoroom/api_key, removebg/api_key).
+per worker process (pipeline.postprocess.sessions, which also warms it when a worker starts), and
+reused for every image. PhotoRoom and remove.bg are HTTP adapters that use the project's secrets
+(photoroom/api_key, removebg/api_key).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -23,9 +23,7 @@ from PIL import Image
 from kroma.lib.weights import ModelMissingError, find_model
 from pipeline.errors import PipelineError
 from pipeline.postprocess.pixels import decode, encode
-
-_sessions: dict[str, object] = {}
-_lock = threading.Lock()
+from pipeline.postprocess.sessions import SessionKind, loaded_sessions, model_session, register_kind
 
 # rembg session name -> the file it loads (rembg's own naming).
 MODEL_FILES = {
@@ -71,24 +69,33 @@ def session_for(model: str) -> object:
         raise BackgroundError(
             f"Unknown background model {model!r}; choose one of {', '.join(MODEL_FILES)}."
         )
-    with _lock:
-        if model in _sessions:
-            return _sessions[model]
-        try:
-            path = find_model(MODEL_FILES[model])
-        except ModelMissingError as exc:
-            raise BackgroundError(str(exc)) from None
-        os.environ["U2NET_HOME"] = str(path.parent)  # rembg finds the file there, no download
-        try:
-            from rembg import new_session
-        except SystemExit:  # rembg exits when onnxruntime is missing
-            raise BackgroundError("rembg cannot start: onnxruntime is not installed.") from None
-        _sessions[model] = new_session(model)
-        return _sessions[model]
+    return model_session("bg_remove", model)
 
 
 def session_count() -> int:
-    return len(_sessions)
+    return len(loaded_sessions("bg_remove"))
+
+
+def _new_session(model: str) -> object:
+    try:
+        path = find_model(MODEL_FILES[model])
+    except ModelMissingError as exc:
+        raise BackgroundError(str(exc)) from None
+    os.environ["U2NET_HOME"] = str(path.parent)  # rembg finds the file there, no download
+    try:
+        from rembg import new_session
+    except SystemExit:  # rembg exits when onnxruntime is missing
+        raise BackgroundError("rembg cannot start: onnxruntime is not installed.") from None
+    return new_session(model)
+
+
+def _preload(config: dict) -> None:
+    params = config["bg_remove"]
+    if params["backend"] == "rembg":
+        session_for(params["model"])
+
+
+register_kind("bg_remove", SessionKind("background-removal", _new_session, _preload))
 
 
 def remove_with_rembg(data: bytes, *, model: str, alpha_matting: bool) -> bytes:
@@ -98,9 +105,9 @@ def remove_with_rembg(data: bytes, *, model: str, alpha_matting: bool) -> bytes:
     16-bit and gray inputs keep their depth and mode family (gray -> gray+alpha). Existing
     transparency is kept where it is more transparent than the mask.
     """
+    session = session_for(model)  # first: importing rembg is part of the wait it reports
     from rembg import remove
 
-    session = session_for(model)
     pixels = decode(data, "the input")
     floats = pixels.to_float()
     colour = floats[..., :-1] if pixels.has_alpha else floats

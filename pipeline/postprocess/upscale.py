@@ -8,7 +8,6 @@ the model as RGB and come back gray. Scale 2 is the x4 result reduced with Lancz
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,9 @@ from django.conf import settings
 from kroma.lib.weights import ModelMissingError, find_model
 from pipeline.errors import PipelineError
 from pipeline.postprocess.pixels import Pixels, resize
+from pipeline.postprocess.sessions import SessionKind, loaded_sessions, model_session, register_kind
 
 MODEL_SCALE = 4
-_sessions: dict[tuple[str, int], object] = {}
-_lock = threading.Lock()
 
 
 class UpscaleError(PipelineError):
@@ -29,22 +27,29 @@ class UpscaleError(PipelineError):
 
 def session_for(model_path: Path, threads: int) -> object:
     """One onnxruntime session per model file and thread count, per process."""
-    import onnxruntime as ort
-
-    key = (str(model_path), threads)
-    with _lock:
-        if key not in _sessions:
-            options = ort.SessionOptions()
-            if threads:
-                options.intra_op_num_threads = threads
-            _sessions[key] = ort.InferenceSession(
-                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        return _sessions[key]
+    return model_session("upscale", (str(model_path), threads))
 
 
 def session_count() -> int:
-    return len(_sessions)
+    return len(loaded_sessions("upscale"))
+
+
+def _new_session(key: tuple[str, int]) -> object:
+    import onnxruntime as ort
+
+    path, threads = key
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _preload(config: dict) -> None:
+    params = config["upscale"]
+    session_for(find_model(params["model"]), params["threads"])
+
+
+register_kind("upscale", SessionKind("upscale", _new_session, _preload))
 
 
 def _run_model(session: object, rgb: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pipeline.errors import PipelineError
-from pipeline.postprocess import bg_remove
+from pipeline.postprocess import bg_remove, sessions
 from pipeline.postprocess.base import ChainContext
 from pipeline.postprocess.chain import run_chain
 from pipeline.postprocess.config import load_postprocess
@@ -52,7 +52,7 @@ def test_one_session_per_model_for_a_batch():
         bg_remove.remove_with_rembg(
             (EXAMPLES / f"{name}.jpg").read_bytes(), model="u2netp", alpha_matting=False
         )
-    assert list(bg_remove._sessions) == ["u2netp"]
+    assert list(sessions.loaded_sessions("bg_remove")) == ["u2netp"]
 
 
 def test_missing_model_names_the_file_and_folders(settings, tmp_path):
