@@ -157,7 +157,8 @@ else:
             "CONN_MAX_AGE": 600,
             "CONN_HEALTH_CHECKS": True,
             # A file, not shared-cache memory: worker threads in tests need real locking.
-            "TEST": {"NAME": str(VAR_DIR / "test-kroma.sqlite3")},
+            # One per test process, so two test runs on one checkout never share it.
+            "TEST": {"NAME": str(VAR_DIR / f"test-kroma-{os.getpid()}.sqlite3")},
         }
     }
 

@@ -334,6 +334,15 @@ def load_manifest(project: Project | None = None) -> Manifest:
     return validate_manifest(merged, f"project {project.slug} manifest overrides")
 
 
+def snapshot_manifest(data: Any, source: str) -> Manifest:
+    """A manifest saved with a plan or a run log, validated; a setting added to Kroma since it
+    was saved takes its default (a key the snapshot has keeps the snapshot's value)."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "must be an object")
+    defaults = read_json_file(settings_dir() / "manifest.json")
+    return validate_manifest(deep_merge(defaults, data), source)
+
+
 @dataclass(frozen=True)
 class ModelPrices:
     model: str

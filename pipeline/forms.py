@@ -3,45 +3,116 @@ from __future__ import annotations
 from django import forms
 
 from kroma.lib.providers import provider_choices
-from pipeline.config import FIXED_QUALITIES, FIXED_SIZES, ConfigError, load_manifest
+from pipeline.config import (
+    FIXED_QUALITIES,
+    FIXED_SIZES,
+    MODELS,
+    QUALITIES,
+    SIZES,
+    ConfigError,
+    load_manifest,
+)
 from pipeline.errors import GuardError
+from pipeline.models import Run
 from pipeline.postprocess.chain import chain_steps
 from pipeline.postprocess.config import load_color_profiles
 from pipeline.services.credentials import key_problem
-from pipeline.services.refs import resolve_scenes
-from projects.models import STAGE_HELP, Project, Stage
+from pipeline.services.refs import BuildOn, PanelTarget, resolve_panels
+from projects.models import STAGE_HELP, Page, Project, Stage
 
 
 class RunForm(forms.Form):
+    """New Run: which panels, which stage, how many candidates, model, quality, size, and what
+    each job builds on. Empty choices mean the project's defaults (shown as such)."""
+
     stage = forms.ChoiceField(
         choices=[(s.value, f"{s.label} — {STAGE_HELP[s]}") for s in Stage], widget=forms.RadioSelect
     )
-    scenes = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: all scenes."
+    panels = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every panel of the chosen page, or of the story.",
     )
+    page = forms.ChoiceField(required=False, label="Page")
     candidates = forms.IntegerField(min_value=1, max_value=6, initial=3)
     provider = forms.ChoiceField(choices=[], initial="openai")
+    model = forms.ChoiceField(required=False)
+    quality = forms.ChoiceField(required=False)
+    size = forms.ChoiceField(required=False)
+    build_on = forms.ChoiceField(required=False, label="Build on")
     variation = forms.CharField(
         required=False, max_length=200, help_text="Time stage: e.g. 'night'. Weather: e.g. 'snow'."
     )
 
     def __init__(self, *args: object, project: Project, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self.project = project
         self.config_error = ""
-        keys: list[str] = []
+        self.targets: list[PanelTarget] = []
+        gen: dict = {}
         try:
-            manifest_scenes = load_manifest(project)["scene_refs"]
-            keys = [ref.key for ref in resolve_scenes(project, manifest_scenes, None)]
-        except ConfigError as exc:  # the page says so (not "no scenes"); planning refuses too
+            manifest = load_manifest(project)
+            gen = manifest["generation"]
+            self.targets = resolve_panels(project, manifest["scene_refs"], None)
+        except ConfigError as exc:  # the page says so (not "no panels"); planning refuses too
             self.config_error = str(exc)
-        except GuardError:  # no scenes yet
+        except GuardError:  # no panels yet
             pass
-        self.fields["scenes"].choices = [(key, key) for key in keys]
+        self.fields["panels"].choices = [
+            (t.key, t.panel.title if t.panel else t.key) for t in self.targets
+        ]
+        pages = Page.objects.filter(project=project).select_related("chapter")
+        self.fields["page"].choices = [("", "Every page")] + [
+            (str(p.pk), f"{p.chapter} · {p}") for p in pages
+        ]
         self.fields["provider"].choices = provider_choices("image")
+        self.fields["model"].choices = [("", f"Default ({gen.get('model', MODELS[0])})")] + [
+            (m, m) for m in MODELS
+        ]
+        self.fields["quality"].choices = [("", f"Default ({gen.get('quality', 'medium')})")] + [
+            (q, q) for q in QUALITIES
+        ]
+        self.fields["size"].choices = [("", "Each panel's aspect")] + [(s, s) for s in SIZES]
+        runs = Run.objects.filter(project=project, mode=Run.Mode.RUN).order_by("-created_at")[:20]
+        self.fields["build_on"].choices = [
+            ("pick", "Each panel's current pick of the previous stage (else its base image)"),
+            ("base", "Each panel's base image"),
+        ] + [(f"run:{r.uid}", f"Picks of run {r.uid} ({r.get_stage_display()})") for r in runs]
+        self.fields["candidates"].max_value = gen.get("max_candidates", 6)
         problem = key_problem(project, "openai")
         if problem:
             self.fields["provider"].initial = "local"
             self.fields["provider"].help_text = problem
+
+    def panel_rows(self) -> list[tuple[object, PanelTarget]]:
+        """Each panel's checkbox with the panel (its thumbnail, page and size show beside it)."""
+        return list(zip(self["panels"], self.targets, strict=True))
+
+    def selected_panels(self) -> list[str] | None:
+        data = self.cleaned_data
+        if data["panels"]:
+            return list(data["panels"])
+        if data.get("page"):
+            page = int(data["page"])
+            return [t.key for t in self.targets if t.panel and t.panel.page_id == page] or ["-"]
+        return None
+
+    def service_params(self) -> dict:
+        """The submit_run keyword arguments this form's data asks for."""
+        data = self.cleaned_data
+        build = data.get("build_on") or "pick"
+        mode, _, uid = build.partition(":")
+        return {
+            "stage": data["stage"],
+            "panels": self.selected_panels(),
+            "candidates": data["candidates"],
+            "provider": data["provider"],
+            "model": data.get("model") or None,
+            "quality": data.get("quality") or None,
+            "size": data.get("size") or None,
+            "build_on": BuildOn(mode=mode, run_uid=uid),
+            "variation": data["variation"] or None,
+        }
 
 
 class MultipleFileInput(forms.ClearableFileInput):

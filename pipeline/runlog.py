@@ -25,7 +25,7 @@ from pipeline import paths
 from pipeline.models import RUN_JOB, CostEvent, QualityReport, Run, RunCandidate, RunJob, StepRun
 from pipeline.runlog_schema import RunLogError, validate_run_log
 from pipeline.steprecords import step_fields
-from projects.models import Asset, Project
+from projects.models import Asset, Panel, Project
 from projects.storage import read_file, storage_for, write_file_atomic
 
 SCHEMA = "kroma.runlog/1"
@@ -151,7 +151,10 @@ def _job_entry(job: RunJob, rows: list[StepRun]) -> dict[str, Any]:
         "error_code": job.error_code,
         "error": job.error,
         "prompt": job.prompt,
-        "input": job.input,
+        "input": job.input if job.input_path else None,
+        "panel": {"id": job.panel_id, "key": job.scene_key} if job.panel_id else None,
+        "size": job.size,
+        "references": job.references,
         "estimate_usd": str(job.estimate_usd),
         **job_record(job, rows),
         "final_asset": {"id": final.pk, "path": final.path} if final else None,
@@ -350,6 +353,9 @@ def _ingest_job(
             else None,
             "input_path": str((entry.get("input") or {}).get("path") or "")[:500],
             "input_source": str((entry.get("input") or {}).get("source") or "")[:80],
+            "panel": Panel.objects.filter(project=project, key=entry["scene_key"]).first(),
+            "size": str(entry.get("size") or "")[:12],
+            "references": entry.get("references") or [],
             "estimate_usd": Decimal(str(entry.get("estimate_usd") or 0)),
             "final_asset": _final_asset(project, entry.get("final_asset")),
         },

@@ -194,6 +194,11 @@ JOB = obj(
             )
         ),
         "estimate_usd": nullable(money),
+        "panel": nullable(obj({"key": text(200)}, {"id": nullable(integer(1, 2**62))})),
+        "size": text(12),
+        "references": array(
+            obj({"path": relative_path}, {"key": text(200), "source": text(120)}), 64
+        ),
         "provider_calls": array(obj({}), 1000),
         "steps": array(
             obj(

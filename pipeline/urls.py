@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pipeline import lab_views, prompt_views, settings_views, views
+from pipeline import lab_views, prompt_views, settings_views, story_views, views
 
 app_name = "pipeline"
 urlpatterns = [
@@ -17,6 +17,24 @@ urlpatterns = [
         "projects/<slug:slug>/runs/<slug:uid>/pick/<int:candidate_id>/",
         views.run_pick,
         name="run_pick",
+    ),
+    path("projects/<slug:slug>/story/", story_views.story, name="story"),
+    path("projects/<slug:slug>/story/paste/", story_views.story_paste, name="story_paste"),
+    path("projects/<slug:slug>/story/add/", story_views.story_add, name="story_add"),
+    path(
+        "projects/<slug:slug>/story/panels/<int:panel_id>/",
+        story_views.panel_detail,
+        name="panel",
+    ),
+    path(
+        "projects/<slug:slug>/story/panels/<int:panel_id>/move/",
+        story_views.panel_move,
+        name="panel_move",
+    ),
+    path(
+        "projects/<slug:slug>/story/panels/<int:panel_id>/delete/",
+        story_views.panel_delete,
+        name="panel_delete",
     ),
     path("projects/<slug:slug>/settings/", settings_views.settings_page, name="settings"),
     path(

@@ -14,7 +14,7 @@ from pipeline.services.runs import cancel_run, confirm_plan, override_selection,
 from pipeline.services.stats import project_cards, project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
-from projects.models import Project
+from projects.models import Asset, Project
 
 
 @login_required
@@ -52,11 +52,12 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 def run_new(request: HttpRequest, slug: str) -> HttpResponse:
     """Plan a run: always a dry run first; the plan page offers the confirmed run."""
     project = get_project_for_user(request.user, slug)
-    form = RunForm(request.POST or None, project=project)
+    initial = {"panels": request.GET.getlist("panels"), "stage": request.GET.get("stage")}
+    form = RunForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             run = submit_run(
-                project=project, user=request.user, mode="dry", **_params(form.cleaned_data)
+                project=project, user=request.user, mode="dry", **form.service_params()
             )
         except UserError as exc:
             form.add_error(None, str(exc))
@@ -68,19 +69,21 @@ def run_new(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _params(data: dict) -> dict:
-    return {
-        "stage": data["stage"],
-        "scenes": data["scenes"] or None,
-        "candidates": data["candidates"],
-        "provider": data["provider"],
-        "variation": data["variation"] or None,
-    }
-
-
 def _run_for_user(request: HttpRequest, slug: str, uid: str) -> Run:
     project = get_project_for_user(request.user, slug)
     return get_object_or_404(Run.objects.select_related("project"), project=project, uid=uid)
+
+
+def _attach_inputs(run: Run, jobs: list) -> None:
+    """Each job's input and references with their assets (for thumbnails), in one query."""
+    paths = {job.input_path for job in jobs if job.input_path}
+    paths |= {ref["path"] for job in jobs for ref in job.references}
+    assets = {a.path: a for a in Asset.objects.filter(project=run.project, path__in=paths)}
+    for asset in assets.values():
+        asset.project = run.project
+    for job in jobs:
+        job.input_thumb = assets.get(job.input_path)
+        job.reference_list = [{**ref, "asset": assets.get(ref["path"])} for ref in job.references]
 
 
 def _run_context(run: Run) -> dict:
@@ -104,6 +107,7 @@ def _run_context(run: Run) -> dict:
             job.final_asset.project = run.project
         job.postprocessing = job.pk in passes
         job.postprocess_waiting = passes[job.pk].waiting_for if job.postprocessing else ""
+    _attach_inputs(run, jobs)
     active = any(job.is_active for job in jobs) or bool(passes)
     variation = run.plan.get("variation") or (
         run.manifest_snapshot.get("variations", {}).get(run.stage)

@@ -63,6 +63,57 @@ class CharacterAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class OutfitInline(admin.TabularInline):
+    model = models.Outfit
+    extra = 0
+    fields = ["name", "description"]
+
+
+CharacterAdmin.inlines = [OutfitInline]
+
+
+@admin.register(models.Chapter)
+class ChapterAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "position", "project"]
+    list_filter = ["project"]
+    list_select_related = ["project"]
+
+
+@admin.register(models.Page)
+class PageAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "chapter", "position", "project"]
+    list_filter = ["project"]
+    list_select_related = ["project", "chapter"]
+    raw_id_fields = ["chapter"]
+
+
+class CastInline(admin.TabularInline):
+    model = models.CastMember
+    extra = 0
+    raw_id_fields = ["character", "outfit"]
+    fields = ["character", "outfit", "pose", "expression", "notes", "position"]
+
+
+@admin.register(models.Panel)
+class PanelAdmin(admin.ModelAdmin):
+    """The story studio (Story page) is where panels are directed; this is for inspection."""
+
+    list_display = ["title", "key", "page", "position", "aspect", "project"]
+    list_filter = ["project", "aspect"]
+    search_fields = ["title", "key", "script"]
+    list_select_related = ["project", "page__chapter"]
+    raw_id_fields = ["page", "base_asset"]
+    inlines = [CastInline]
+
+
+@admin.register(models.Outfit)
+class OutfitAdmin(admin.ModelAdmin):
+    list_display = ["name", "character"]
+    search_fields = ["name", "character__name"]
+    list_select_related = ["character"]
+    raw_id_fields = ["character"]
+
+
 class ImageRowInline(admin.TabularInline):
     """An ordered list of images (style references, reference set items) with thumbnails."""
 

@@ -96,17 +96,27 @@ FAST_RETRIES = {
 
 @pytest.fixture
 def scene_project(project, make_png):
-    """A project ready to run: three scenes and a style guide with two references."""
+    """A project ready to run: three panels (harbor, alley, rooftop; 96x64 base images) and a
+    style guide with two references."""
     from projects.models import Asset, StyleGuide, StyleReference
     from projects.services.assets import store_image
+    from projects.services.story import panels_from_uploads
 
+    scenes = []
     for i, name in enumerate(["harbor", "alley", "rooftop"]):
         image = Image.linear_gradient("L").rotate(40 * i).resize((96, 64)).convert("RGB")
         out = io.BytesIO()
         image.save(out, "PNG")
-        store_image(
-            project=project, data=out.getvalue(), kind=Asset.Kind.SCENE_REF, name=f"{name}.png"
+        scenes.append(
+            store_image(
+                project=project, data=out.getvalue(), kind=Asset.Kind.SCENE_REF, name=f"{name}.png"
+            )
         )
+    # "auto": the free local provider answers at the base image's small size, which keeps
+    # post-processing tests fast (tests that need a shape set the aspect).
+    for panel in panels_from_uploads(project=project, actor=None, assets=scenes):
+        panel.aspect = "auto"
+        panel.save(update_fields=["aspect"])
     guide = StyleGuide.objects.create(project=project, slug="ink", name="Ink", rules="Ink lines.")
     for i in range(2):
         asset = store_image(

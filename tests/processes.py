@@ -40,16 +40,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(var_dir: Path, *args: str, **env: str) -> Iterator[int]:
-    """`kroma_serve --no-worker ARGS` on a free port of its own, on SQLite in `var_dir`;
-    yields the port once it accepts connections, stops it after."""
+def served(var_dir: Path, *args: str, worker: bool = False, **env: str) -> Iterator[int]:
+    """`kroma_serve ARGS` (with `--no-worker` unless `worker`) on a free port of its own, on
+    SQLite in `var_dir`; yields the port once it accepts connections, stops it after."""
     port = free_port()
     environment = {**os.environ, "KROMA_VAR_DIR": str(var_dir), "KROMA_BIND": f"127.0.0.1:{port}"}
     environment.update(env)
     environment.pop("DATABASE_URL", None)
     manage(environment, "migrate", "-v0")
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "kroma_serve", "--no-worker", *args],
+        [sys.executable, "manage.py", "kroma_serve", *([] if worker else ["--no-worker"]), *args],
         cwd=ROOT,
         env=environment,
         start_new_session=True,

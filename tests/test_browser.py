@@ -146,7 +146,7 @@ def test_every_page_renders_without_a_csp_violation(
     from pipeline.models import LabJob
     from tests.conftest import local_run
 
-    run = local_run(scene_project, user, scenes=["harbor"], candidates=2)
+    run = local_run(scene_project, user, panels=["harbor"], candidates=2)
     plan = local_run(scene_project, user, mode="dry")
     lab_job = LabJob.objects.create(user=user, operation="color", params={"profile": "neutral"})
     user.is_staff = user.is_superuser = True

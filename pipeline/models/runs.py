@@ -47,6 +47,9 @@ class Run(models.Model):
     model = models.CharField(max_length=60, blank=True)
     manifest_snapshot = models.JSONField(default=dict, blank=True)
     manifest_hash = models.CharField(max_length=64, blank=True)
+    style_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="Content hash of the style guide the run used."
+    )
     plan = models.JSONField(default=dict, blank=True, help_text="Inputs and request parameters.")
     candidates_per_job = models.PositiveSmallIntegerField(default=1)
     estimated_cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
@@ -85,7 +88,14 @@ class RunJob(WorkItem):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="run_jobs")
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="jobs")
     index = models.PositiveIntegerField()
-    scene_key = models.CharField(max_length=200, help_text="Scene reference this job works on.")
+    scene_key = models.CharField(max_length=200, help_text="The panel's key (its stable name).")
+    panel = models.ForeignKey(
+        "projects.Panel", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    size = models.CharField(max_length=12, blank=True, help_text="The request size; empty: run's.")
+    references = models.JSONField(
+        default=list, blank=True, help_text="The reference images sent: [{key, path, source}]."
+    )
     input_asset = models.ForeignKey(
         Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

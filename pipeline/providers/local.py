@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from pipeline.errors import ProviderError
 from pipeline.providers.base import GenerationRequest, GenerationResult
 from pipeline.qa import parse_size
 
@@ -105,7 +106,15 @@ class LocalProvider:
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         started = time.monotonic()
-        scene = next(i for i in request.images if i.role == "scene")
+        # A panel drawn from its script has no scene image: offline, the local provider can
+        # only restyle, so it starts from the first reference (a character or style sheet).
+        scene = next((i for i in request.images if i.role == "scene"), None)
+        scene = scene or next(iter(request.images), None)
+        if scene is None:
+            raise ProviderError(
+                "the local provider needs an image to start from: give the panel a base image "
+                "or style references"
+            )
         styles = [_load(i.data) for i in request.images if i.role == "style"] or [_load(scene.data)]
         style_mean, style_std = _style_stats(styles)
         size = parse_size(request.size)

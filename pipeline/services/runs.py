@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kroma.lib.errors import Conflict, NotAllowed, UserError
-from pipeline.config import Manifest, validate_manifest
+from pipeline.config import Manifest, snapshot_manifest
 from pipeline.engine import end_step, start_step
 from pipeline.errors import GuardError, QAFailed
 from pipeline.models import (
@@ -29,8 +29,9 @@ from pipeline.models import (
 )
 from pipeline.runlog import write_run_log
 from pipeline.services.execute import enqueue_run, execute_run, finalize_run
-from pipeline.services.plan import Plan, create_run, plan_run
+from pipeline.services.plan import Plan, RunRequest, create_run, plan_run
 from pipeline.services.postprocess import chain_config, enqueue_pass, run_pass
+from pipeline.services.refs import BuildOn
 from projects.models import AuditEvent, Project
 
 
@@ -39,12 +40,16 @@ def submit_run(
     project: Project,
     user: AbstractBaseUser | None,
     stage: str,
-    scenes: list[str] | None = None,
+    panels: list[str] | None = None,
     candidates: int | None = None,
     mode: str = "dry",
     confirm_spend: bool = False,
     variation: str | None = None,
     provider: str | None = None,
+    model: str | None = None,
+    quality: str | None = None,
+    size: str | None = None,
+    build_on: BuildOn | None = None,
     manifest: Manifest | None = None,
     max_estimate_usd: Decimal | None = None,
     dispatch: str = "worker",
@@ -52,20 +57,29 @@ def submit_run(
     """Plan (all guards), record and either stop (dry) or hand the run to the workers.
 
     Raises GuardError or ConfigError, with the reason for the user, before anything is written.
+    `panels`: keys or ids (None: every panel); `size` None: each panel's aspect; `build_on`:
+    what each job starts from (default: the panel's current pick of the previous stage).
     `manifest` replaces the project's (a replay or a confirmed plan uses its snapshot);
     `max_estimate_usd` refuses a run that now costs more than the user saw.
     `dispatch`: "worker" queues it for django-q2, "inline" processes it here before returning,
     "none" leaves a queued run to the caller (a command that shows progress while it works).
     """
+    request = RunRequest(
+        stage=stage,
+        panels=[str(p) for p in panels] if panels else None,
+        candidates=candidates,
+        provider=provider,
+        model=model or None,
+        quality=quality or None,
+        size=size or None,
+        variation=variation,
+        build_on=build_on or BuildOn(),
+    )
     plan = plan_run(
         project=project,
-        stage=stage,
-        scenes=scenes,
-        candidates=candidates,
+        request=request,
         mode=mode,
         confirm_spend=confirm_spend,
-        variation=variation,
-        provider=provider,
         manifest=manifest,
     )
     _check_estimate(plan, max_estimate_usd)
@@ -116,14 +130,10 @@ def confirm_plan(*, plan: Run, user: AbstractBaseUser | None) -> Run:
     # Planned outside the lock (it reads the reference files); claimed and recorded inside it.
     planned = plan_run(
         project=plan.project,
-        stage=plan.stage,
-        scenes=plan.plan.get("scenes"),
-        candidates=plan.candidates_per_job,
+        request=_request_of(plan),
         mode="run",
         confirm_spend=True,
-        variation=plan.plan.get("variation"),
-        provider=plan.provider,
-        manifest=validate_manifest(plan.manifest_snapshot, f"plan {plan.uid}"),
+        manifest=snapshot_manifest(plan.manifest_snapshot, f"plan {plan.uid}"),
     )
     _check_estimate(planned, plan.estimated_cost_usd)
     with transaction.atomic():
@@ -134,6 +144,19 @@ def confirm_plan(*, plan: Run, user: AbstractBaseUser | None) -> Run:
         Run.objects.filter(pk=plan.pk).update(confirmed_as=run.uid)
         enqueue_run(run)
     return run
+
+
+def _request_of(plan: Run) -> RunRequest:
+    """The request a plan was made from (plans older than requests: from their summary)."""
+    if plan.plan.get("request"):
+        return RunRequest.from_dict(plan.plan["request"])
+    return RunRequest(
+        stage=plan.stage,
+        panels=plan.plan.get("scenes"),
+        candidates=plan.candidates_per_job,
+        provider=plan.provider,
+        variation=plan.plan.get("variation"),
+    )
 
 
 def cancel_run(*, run: Run, user: AbstractBaseUser | None) -> Run:

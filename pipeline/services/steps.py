@@ -58,23 +58,36 @@ class JobContext:
 
 def requested_size(ctx: JobContext) -> str:
     """The size this job asks the provider for ("WxH" or "auto"); QA checks the answer's."""
-    return ctx.gen["size"]
+    return ctx.job.size or ctx.gen["size"]
 
 
 # --- generate --------------------------------------------------------------------------------
 
 
 def _input_images(ctx: JobContext) -> list[InputImage]:
-    images = [
-        InputImage(
-            f"scene-{ctx.job.scene_key}.png", read_file(ctx.project, ctx.job.input_path), "scene"
-        )
-    ]
-    for role, key in (("style", "style_refs"), ("character", "character_refs")):
-        for ref in ctx.run.plan.get(key, []):
-            images.append(
-                InputImage(os.path.basename(ref["path"]), read_file(ctx.project, ref["path"]), role)
+    """The job's input (when it has one: a base image or an earlier pick), then the references
+    planned for it: the style's, and its panel's cast where faces are made."""
+    images = []
+    if ctx.job.input_path:
+        images.append(
+            InputImage(
+                f"scene-{ctx.job.scene_key}.png",
+                read_file(ctx.project, ctx.job.input_path),
+                "scene",
             )
+        )
+    refs = ctx.job.references
+    if not refs and not ctx.job.size:  # planned before per-panel references
+        refs = [
+            {**ref, "source": role}
+            for role, key in (("style_ref", "style_refs"), ("character_ref", "character_refs"))
+            for ref in ctx.run.plan.get(key, [])
+        ]
+    for ref in refs:
+        role = "style" if ref["source"].startswith("style") else "character"
+        images.append(
+            InputImage(os.path.basename(ref["path"]), read_file(ctx.project, ref["path"]), role)
+        )
     return images
 
 
@@ -366,7 +379,7 @@ def postprocess(ctx: JobContext) -> None:
 class JobEstimate:
     """What planning knows about one job when it asks each step what it may cost."""
 
-    manifest: Any
+    generation: dict[str, Any]  # the run's generation settings, with this job's size
     provider: str
     model: str
     prompt: str
@@ -414,7 +427,7 @@ class Generate(JobStep):
 
     def estimate(self, job: JobEstimate) -> Decimal:
         return provider_class(job.provider).estimate(
-            generation=job.manifest["generation"],
+            generation=job.generation,
             model=job.model,
             prompt=job.prompt,
             images=job.images,

@@ -3,6 +3,16 @@
 from projects.models.assets import Asset, AssetLink, ProjectExport
 from projects.models.base import Project, ProjectOwned, ProjectStorage, slug_validator
 from projects.models.security import ApiToken, AuditEvent, ProjectSecret, ProviderAccount
+from projects.models.story import (
+    ASPECT_SIZES,
+    Aspect,
+    CastMember,
+    Chapter,
+    Outfit,
+    Page,
+    Panel,
+    aspect_for,
+)
 from projects.models.universe import (
     PROMPT_VARIABLES,
     STAGE_HELP,
@@ -16,13 +26,20 @@ from projects.models.universe import (
 )
 
 __all__ = [
+    "ASPECT_SIZES",
     "PROMPT_VARIABLES",
     "STAGE_HELP",
     "ApiToken",
+    "Aspect",
     "Asset",
     "AssetLink",
     "AuditEvent",
+    "CastMember",
+    "Chapter",
     "Character",
+    "Outfit",
+    "Page",
+    "Panel",
     "Project",
     "ProjectExport",
     "ProjectOwned",
@@ -35,5 +52,6 @@ __all__ = [
     "Stage",
     "StyleGuide",
     "StyleReference",
+    "aspect_for",
     "slug_validator",
 ]

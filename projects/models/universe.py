@@ -142,6 +142,14 @@ class ReferenceSet(ProjectOwned):
     character = models.ForeignKey(
         Character, null=True, blank=True, on_delete=models.SET_NULL, related_name="reference_sets"
     )
+    outfit = models.ForeignKey(
+        "projects.Outfit",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reference_sets",
+        help_text="Sheets of one outfit; empty: the character's own sheets (face, body).",
+    )
     description = models.TextField(blank=True)
 
     class Meta:
@@ -242,10 +250,17 @@ PROMPT_VARIABLES = (
     "logline",
     "setting",
     "tone",
+    "notes",
     "style_rules",
     "variation",
-    "characters",
-    "scene",
+    "panel",
+    "script",
+    "shot",
+    "camera",
+    "cast",
+    "composition",
+    "characters",  # the cast, under its older name
+    "scene",  # the panel's title, under its older name
 )
 
 

@@ -18,6 +18,8 @@ from kroma.lib.images import CleanImage, clean_image
 from projects.models import (
     Asset,
     Character,
+    Outfit,
+    Panel,
     Project,
     ReferenceSet,
     ReferenceSetItem,
@@ -26,6 +28,7 @@ from projects.models import (
 )
 from projects.services.assets import store_clean_image
 from projects.services.projects import create_project
+from projects.services.story import create_panel, set_cast
 
 DEMO_SLUG = "demo"
 SIZE = 512
@@ -163,6 +166,30 @@ SCENES = [
     ("alley-night", "Lantern alley", draw_alley),
     ("rooftop-day", "Rooftops, morning", draw_rooftop),
 ]
+# Page 1 of chapter 1: each scene image is a panel's base, with its script, shot and cast.
+PANELS = {
+    "harbor-dusk": {
+        "script": "Mara steers a skiff between the drowned warehouses, lamp held low.",
+        "shot": "wide establishing shot",
+        "camera": "eye level from the water",
+        "cast": [("mara", "Teal coat", "standing at the tiller", "watchful")],
+    },
+    "alley-night": {
+        "script": "Inès unrolls a map under a lantern, the alley flooded ankle-deep.",
+        "shot": "medium shot",
+        "camera": "slightly low angle",
+        "cast": [("ines", None, "kneeling over the map", "absorbed")],
+    },
+    "rooftop-day": {
+        "script": "Morning. Mara and Inès look out over the rooftops toward the lighthouse.",
+        "shot": "two-shot from behind",
+        "camera": "high angle",
+        "cast": [
+            ("mara", "Teal coat", "arms folded", "tired"),
+            ("ines", None, "pointing at the lighthouse", "hopeful"),
+        ],
+    },
+}
 
 
 def _clean(data: bytes, name: str) -> CleanImage:
@@ -198,12 +225,10 @@ def seed_demo_project(*, owner: AbstractBaseUser) -> Project:
             tone="Ink-noir, warm lamplight against cold water; quiet, then sudden.",
             notes="Every scene keeps the ink hatching of the style references.",
         )
-    scene_set = _reference_set(project, "scenes", "Scenes", ReferenceSet.Kind.SCENE)
-    for position, (slug, title, image) in enumerate(scenes):
-        asset = _store(project, image, Asset.Kind.SCENE_REF, f"{slug}.png", title)
-        ReferenceSetItem.objects.get_or_create(
-            reference_set=scene_set, asset=asset, defaults={"position": position}
-        )
+    bases = {
+        slug: _store(project, image, Asset.Kind.SCENE_REF, f"{slug}.png", title)
+        for slug, title, image in scenes
+    }
     guide, _ = StyleGuide.objects.get_or_create(
         project=project,
         slug="ink-noir",
@@ -223,7 +248,42 @@ def seed_demo_project(*, owner: AbstractBaseUser) -> Project:
         )
     for spec, image in sheets:
         _seed_character(project, spec, image)
+    _seed_panels(project, bases)
     return project
+
+
+def _seed_panels(project: Project, bases: dict[str, Asset]) -> None:
+    """The demo's page: one panel per scene, with its script, shot and cast (once)."""
+    if Panel.objects.filter(project=project).exclude(key__in=list(bases)).exists():
+        return  # the artist has made the story their own
+    for slug, title, _ in SCENES:
+        spec = PANELS[slug]
+        panel = Panel.objects.filter(project=project, key=slug).first()
+        if panel is None:
+            panel = create_panel(
+                project=project,
+                actor=None,
+                title=title,
+                key=slug,
+                base_asset=bases[slug],
+                **{k: spec[k] for k in ("script", "shot", "camera")},
+            )
+        if panel.cast.exists():
+            continue
+        entries = []
+        for character_slug, outfit_name, pose, expression in spec["cast"]:
+            character = Character.objects.get(project=project, slug=character_slug)
+            outfit = None
+            if outfit_name:
+                outfit, _ = Outfit.objects.get_or_create(
+                    character=character,
+                    name=outfit_name,
+                    defaults={"description": "knee-length, brass buttons, collar up"},
+                )
+            entries.append(
+                {"character": character, "outfit": outfit, "pose": pose, "expression": expression}
+            )
+        set_cast(panel=panel, actor=None, entries=entries)
 
 
 def _reference_set(

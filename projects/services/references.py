@@ -14,12 +14,14 @@ from projects.models import (
     Asset,
     AuditEvent,
     Character,
+    Outfit,
     Project,
     ReferenceSet,
     ReferenceSetItem,
     StyleGuide,
 )
 from projects.services.assets import store_clean_image
+from projects.services.story import panels_from_uploads
 from projects.services.style import file_style_references
 
 KINDS = {
@@ -41,10 +43,12 @@ def add_references(
     kind: str,
     files: list[tuple[str, bytes]],
     character: Character | None = None,
+    outfit: Outfit | None = None,
 ) -> list[Asset]:
     """Validate every file first (nothing is stored if one is bad), then store and file them:
-    scenes into the project's "Scenes" set, style images into its style guide (created as a
-    draft if there is none), character images into that character's reference set.
+    scenes become panels (one per image, the image as base), style images join its style guide
+    (created as a draft if there is none), character images join that character's (or its
+    outfit's) reference set.
 
     Raises ImageRejectedError naming the bad file, or UserError for a wrong kind/character.
     Every image is decoded, re-encoded and hashed first, outside any transaction; then each
@@ -56,6 +60,8 @@ def add_references(
         raise UserError(
             "Choose one of this project's characters for character references.", field="character"
         )
+    if outfit is not None and (character is None or outfit.character_id != character.pk):
+        raise UserError("Choose one of this character's outfits.", field="outfit")
     if not files:
         raise UserError("Choose at least one image.", field="images")
     if len(files) > MAX_FILES:
@@ -78,8 +84,10 @@ def add_references(
     with transaction.atomic():
         if kind == "style":
             _file_as_style(project, style_guide, assets)
+        elif kind == "scene":
+            panels_from_uploads(project=project, actor=user, assets=assets)
         else:
-            _file_in_reference_set(project, assets, character if kind == "character" else None)
+            _file_in_reference_set(project, assets, character, outfit)
         AuditEvent.objects.create(
             project=project,
             actor=user,
@@ -107,18 +115,22 @@ def _file_as_style(project: Project, guide: StyleGuide | None, assets: list[Asse
 
 
 def _file_in_reference_set(
-    project: Project, assets: list[Asset], character: Character | None
+    project: Project, assets: list[Asset], character: Character, outfit: Outfit | None
 ) -> None:
-    """Scenes join the "Scenes" set; character sheets join that character's set."""
-    if character is None:
-        slug, name, set_kind = "scenes", "Scenes", ReferenceSet.Kind.SCENE
-    else:
+    """Character sheets join that character's set, or the set of one of its outfits."""
+    if outfit is None:
         slug, name = f"{character.slug}-refs", f"{character.name} references"
-        set_kind = ReferenceSet.Kind.CHARACTER
+    else:
+        slug, name = f"{character.slug}-outfit-{outfit.pk}", f"{character.name}: {outfit.name}"
     ref_set, _ = ReferenceSet.objects.get_or_create(
         project=project,
         slug=slug,
-        defaults={"name": name, "kind": set_kind, "character": character},
+        defaults={
+            "name": name,
+            "kind": ReferenceSet.Kind.CHARACTER,
+            "character": character,
+            "outfit": outfit,
+        },
     )
     for asset in assets:
         ReferenceSetItem.objects.get_or_create(

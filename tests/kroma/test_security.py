@@ -49,8 +49,8 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(artist_client, proje
         ),
         (
             "run_new",
-            {"stage": "style", "candidates": "1", "provider": "local", "scenes": ["nope"]},
-            "Scenes: Select a valid choice. nope is not one of the available choices.",
+            {"stage": "style", "candidates": "1", "provider": "local", "panels": ["nope"]},
+            "Panels: Select a valid choice. nope is not one of the available choices.",
         ),
         ("lab", {"operation": "sharpen"}, "Operation: Select a valid choice"),
         ("lab", {"operation": "upscale", "scale": "3"}, "Scale: Select a valid choice"),

@@ -21,7 +21,7 @@ def _call(*args: str) -> str:
 
 def test_kroma_run_is_dry_by_default_and_spends_nothing(scene_project, fake_openai):
     out = _call("kroma_run", "--project", "noir_city", "--stage", "style", "--candidates", "2")
-    assert "2 candidates x 3 scenes" in out
+    assert "2 candidates x 3 panels" in out
     assert "Nothing was spent." in out
     assert Run.objects.get().mode == "dry"
     assert fake_openai.calls == []
@@ -113,7 +113,7 @@ def test_kroma_run_replay_plans_the_same_run_again_dry(scene_project, fake_opena
     replay = Run.objects.exclude(pk=original.pk).get()
     assert "Nothing was spent." in out
     assert (replay.mode, replay.stage, replay.candidates_per_job) == ("dry", "style", 2)
-    assert list(replay.jobs.values_list("scene_key", flat=True)) == ["alley", "harbor"]
+    assert list(replay.jobs.values_list("scene_key", flat=True)) == ["harbor", "alley"]
     assert replay.manifest_hash == original.manifest_hash
     assert len(fake_openai.calls) == 2  # the replay called nothing
 

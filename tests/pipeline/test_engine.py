@@ -141,7 +141,7 @@ def test_a_paid_call_in_flight_when_the_worker_died_is_recorded_as_unconfirmed(
         provider="openai",
         mode="run",
         confirm_spend=True,
-        scenes=["harbor"],
+        panels=["harbor"],
         dispatch="none",
     )
     job = run.jobs.get()
@@ -177,7 +177,7 @@ def test_a_paid_call_in_flight_when_the_worker_died_is_recorded_as_unconfirmed(
 
 
 def test_run_job_steps_are_rows_and_the_run_log_reads_them(scene_project, user):
-    run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
+    run = local_run(scene_project, user, candidates=2, panels=["harbor"])
     job = run.jobs.get()
     steps = [r.step for r in engine.step_rows("run_job", job.pk)]
     assert steps == ["generate", "provider_call", "qa", "select", "postprocess"]
@@ -227,7 +227,7 @@ def test_a_paid_chain_step_writes_its_intent_row_first(scene_project, user, fake
         },
     }
     scene_project.save()
-    run = local_run(scene_project, user, scenes=["harbor"], candidates=1, confirm_spend=True)
+    run = local_run(scene_project, user, panels=["harbor"], candidates=1, confirm_spend=True)
     job = run.jobs.get()
     intent = engine.step_rows("run_job", job.pk).get(step="refine_call")
     assert intent.paid and intent.status == "done" and Decimal(intent.notes["estimate_usd"]) > 0

@@ -17,6 +17,7 @@ from pipeline.services.plan import plan_run
 from pipeline.services.runs import cancel_run, submit_run
 from projects.models import Asset, ProjectSecret
 from projects.services.assets import store_image
+from projects.services.story import panels_from_uploads
 from tests.conftest import FAST_RETRIES, local_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +45,10 @@ def _add_scenes(project, count: int) -> None:
         image = Image.radial_gradient("L").rotate(10 * i).resize((80, 80)).convert("RGB")
         out = io.BytesIO()
         image.save(out, "PNG")
-        store_image(project=project, data=out.getvalue(), kind="scene_ref", name=f"extra{i}.png")
+        asset = store_image(
+            project=project, data=out.getvalue(), kind="scene_ref", name=f"extra{i}.png"
+        )
+        panels_from_uploads(project=project, actor=None, assets=[asset])
 
 
 def test_confirmed_run_creates_candidates_reports_costs_and_a_log(scene_project, fake_openai, user):
@@ -168,7 +172,7 @@ def test_candidates_failing_qa_are_archived_not_selected(scene_project, fake_ope
     }
     scene_project.save()
     fake_openai.colour_specks_for = {0}
-    run = _run(scene_project, user, scenes=["harbor"])
+    run = _run(scene_project, user, panels=["harbor"])
     tainted = RunCandidate.objects.get(job__run=run, index=0)
     assert (tainted.passed, tainted.archived, tainted.selected) == (False, True, False)
     assert tainted.output_path == f"runs/{run.uid}/archive/jobs/000/c0.png"
@@ -182,7 +186,7 @@ def test_all_candidates_failing_qa_fails_the_job_with_the_reason(scene_project, 
     scene_project.manifest_overrides = {**FAST_RETRIES, "output_guard": {"enforce_grayscale": True}}
     scene_project.save()
     fake_openai.colour_specks_for = {0, 1}
-    run = _run(scene_project, user, scenes=["harbor"], candidates=2)
+    run = _run(scene_project, user, panels=["harbor"], candidates=2)
     job = run.jobs.get()
     assert run.status == "failed"
     assert job.error.startswith("select: all 2 candidates failed QA")
@@ -203,7 +207,7 @@ def test_content_policy_refusal_fails_the_job_and_the_rest_continue(
 
 
 def test_a_resumed_job_does_not_pay_again_for_candidates_on_disk(scene_project, fake_openai, user):
-    run = _run(scene_project, user, scenes=["harbor"])
+    run = _run(scene_project, user, panels=["harbor"])
     calls, costs = len(fake_openai.calls), CostEvent.objects.count()
     # As if the worker died after generating: the job is back in the queue, QA rows gone.
     RunCandidate.objects.filter(job__run=run).delete()
@@ -234,9 +238,9 @@ def test_canceled_run_starts_no_queued_job(scene_project, fake_openai, user):
 
 
 def test_next_stage_takes_the_previous_stage_selection_as_input(scene_project, fake_openai, user):
-    style_run = _run(scene_project, user, scenes=["harbor"], candidates=2)
+    style_run = _run(scene_project, user, panels=["harbor"], candidates=2)
     selected = RunCandidate.objects.get(job__run=style_run, selected=True)
-    plan = plan_run(project=scene_project, stage="time", scenes=["harbor"])
+    plan = plan_run(project=scene_project, stage="time", panels=["harbor"])
     assert plan.jobs[0].input.path == selected.asset.path
     assert plan.jobs[0].input.source == f"style run {style_run.uid}"
 
@@ -254,7 +258,7 @@ def test_fewer_images_than_asked_are_kept_and_only_the_rest_asked_again(
     scene_project, fake_openai, user
 ):
     fake_openai.withheld = 1
-    run = _run(scene_project, user, scenes=["harbor"], candidates=2)
+    run = _run(scene_project, user, panels=["harbor"], candidates=2)
     job = run.jobs.get()
     assert job.status == "failed"
     assert "returned 1 of 2 images" in job.error
@@ -270,10 +274,10 @@ def test_fewer_images_than_asked_are_kept_and_only_the_rest_asked_again(
 
 def test_identical_outputs_of_two_runs_stay_separate_assets(scene_project, user):
     first = _run(
-        scene_project, user, provider="local", confirm_spend=False, candidates=1, scenes=["harbor"]
+        scene_project, user, provider="local", confirm_spend=False, candidates=1, panels=["harbor"]
     )
     second = _run(
-        scene_project, user, provider="local", confirm_spend=False, candidates=1, scenes=["harbor"]
+        scene_project, user, provider="local", confirm_spend=False, candidates=1, panels=["harbor"]
     )
     a = RunCandidate.objects.get(job__run=first).asset
     b = RunCandidate.objects.get(job__run=second).asset
@@ -311,6 +315,6 @@ def test_server_key_is_never_sent_to_a_project_configured_endpoint(
     )
     # Refused when it is planned for real (it used to fail later, in the worker).
     with pytest.raises(GuardError, match="has no secret openai/api_key") as refused:
-        _run(scene_project, user, scenes=["harbor"], candidates=1)
+        _run(scene_project, user, panels=["harbor"], candidates=1)
     assert refused.value.field == "provider"
     assert fake_openai.calls == [] and not Run.objects.filter(mode="run").exists()

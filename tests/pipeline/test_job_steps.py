@@ -46,7 +46,7 @@ def test_a_new_job_step_is_validated_estimated_run_and_logged(count_check, scene
     plan = plan_run(project=scene_project, stage="style", provider="local", candidates=2)
     assert plan.estimate_usd == Decimal("0.006")  # 3 jobs x 2 candidates x $0.001
     scene_project.save()
-    run = local_run(scene_project, user, scenes=["harbor"], candidates=2, confirm_spend=True)
+    run = local_run(scene_project, user, panels=["harbor"], candidates=2, confirm_spend=True)
     entry = build_run_log(run)["jobs"][0]
     step = next(s for s in entry["steps"] if s["step"] == "count_check")
     assert step["status"] == "done" and len(step["param_key"]) == 64
@@ -54,6 +54,6 @@ def test_a_new_job_step_is_validated_estimated_run_and_logged(count_check, scene
 
 
 def test_a_step_that_does_not_apply_is_a_skipped_row(scene_project, user):
-    run = local_run(scene_project, user, scenes=["harbor"], candidates=1)  # no post-processing
+    run = local_run(scene_project, user, panels=["harbor"], candidates=1)  # no post-processing
     statuses = {s["step"]: s["status"] for s in build_run_log(run)["jobs"][0]["steps"]}
     assert statuses["postprocess"] == "skipped" and statuses["generate"] == "done"

@@ -19,13 +19,16 @@ pytestmark = pytest.mark.django_db
 
 
 def test_plan_style_stage_has_a_job_per_scene_with_prompt_and_estimate(scene_project):
+    scene_project.panels.update(aspect="landscape")  # what 96x64 base images are
     plan = plan_run(project=scene_project, stage="style", candidates=3)
     assert [job.scene_key for job in plan.jobs] == ["harbor", "alley", "rooftop"]
     assert "Ink lines." in plan.jobs[0].prompt
     assert len(plan.style_refs) == 2
-    # 3 x $0.042 (medium 1024x1024) + prompt tokens + 3 input images at high fidelity.
+    # Landscape panels: 1536x1024 is their request size.
+    assert {job.size for job in plan.jobs} == {"1536x1024"}
+    # 3 x $0.063 (medium 1536x1024) + prompt tokens + 3 input images at high fidelity.
     prompt_tokens = len(plan.jobs[0].prompt) / 4
-    expected = 3 * 0.042 + (prompt_tokens * 5.0 + 3 * 6240 * 10.0) / 1e6
+    expected = 3 * 0.063 + (prompt_tokens * 5.0 + 3 * 6240 * 10.0) / 1e6
     assert plan.jobs[0].estimate_usd == Decimal(str(expected)).quantize(Decimal("0.0001"))
     assert plan.estimate_usd == sum(job.estimate_usd for job in plan.jobs)
 
@@ -39,7 +42,7 @@ def test_dry_run_writes_rows_and_a_log_and_calls_no_provider(scene_project, fake
 
 
 def test_run_without_confirm_spend_is_refused(scene_project, fake_openai, user):
-    with pytest.raises(GuardError, match=r"would cost about \$0\.\d\d .*Confirm the spend"):
+    with pytest.raises(GuardError, match=r"would cost about \$\d\.\d\d .*Confirm the spend"):
         submit_run(project=scene_project, user=user, stage="style", mode="run")
     assert Run.objects.count() == 0
     assert fake_openai.calls == []
@@ -58,19 +61,22 @@ def test_too_many_candidates_is_refused(scene_project, fake_openai):
 
 def test_batch_over_the_safe_limit_is_refused(scene_project, fake_openai):
     scene_project.manifest_overrides = {**FAST_RETRIES, "safe_batch_limit": 2}
-    with pytest.raises(GuardError, match=r"3 scenes exceed safe_batch_limit \(2\)"):
+    with pytest.raises(GuardError, match=r"3 panels exceed safe_batch_limit \(2\)"):
         plan_run(project=scene_project, stage="style")
     assert fake_openai.calls == []
 
 
-def test_unknown_scene_lists_the_known_ones(scene_project):
-    with pytest.raises(GuardError, match=r"Unknown scene.*nope.*harbor, alley, rooftop"):
-        plan_run(project=scene_project, stage="style", scenes=["nope"])
+def test_unknown_panel_lists_the_known_ones(scene_project):
+    with pytest.raises(GuardError, match=r"Unknown panel.*nope.*harbor, alley, rooftop"):
+        plan_run(project=scene_project, stage="style", panels=["nope"])
 
 
-def test_scene_selection_keeps_order_given(scene_project):
-    plan = plan_run(project=scene_project, stage="style", scenes=["rooftop", "harbor"])
-    assert [j.scene_key for j in plan.jobs] == ["rooftop", "harbor"]
+def test_panel_selection_runs_in_story_order_by_key_or_id(scene_project):
+    plan = plan_run(project=scene_project, stage="style", panels=["rooftop", "harbor"])
+    assert [j.scene_key for j in plan.jobs] == ["harbor", "rooftop"]
+    alley = scene_project.panels.get(key="alley")
+    plan = plan_run(project=scene_project, stage="style", panels=[str(alley.pk)])
+    assert [(j.scene_key, j.panel_id) for j in plan.jobs] == [("alley", alley.pk)]
 
 
 @pytest.mark.parametrize(
@@ -117,15 +123,27 @@ def test_characters_stage_before_style_lock_is_refused(scene_project, fake_opena
     assert fake_openai.calls == []
 
 
-def test_characters_stage_after_lock_includes_character_names(scene_project):
+def test_characters_stage_places_only_each_panels_cast(scene_project):
+    from projects.services.story import set_cast
+
     guide = StyleGuide.objects.get(project=scene_project)
     guide.status = StyleGuide.Status.LOCKED
     guide.save()
-    Character.objects.create(
-        project=scene_project, slug="mara", name="Mara", continuity_notes="copper hair"
+    mara = Character.objects.create(
+        project=scene_project, slug="mara", name="Mara", continuity_notes="copper hair."
     )
+    Character.objects.create(project=scene_project, slug="ivo", name="Ivo", description="tall")
+    set_cast(panel=scene_project.panels.get(key="alley"), actor=None, entries=[{"character": mara}])
     plan = plan_run(project=scene_project, stage="characters")
-    assert "Mara: copper hair" in plan.jobs[0].prompt
+    # Panels without a cast are left out (with a warning), never given everybody.
+    assert [j.scene_key for j in plan.jobs] == ["alley"]
+    assert any(w.startswith("Left out (no cast): harbor, rooftop.") for w in plan.warnings)
+    assert "Never changes: copper hair." in plan.jobs[0].prompt
+    assert "Ivo" not in plan.jobs[0].prompt and "hair.." not in plan.jobs[0].prompt
+    plan = plan_run(project=scene_project, stage="characters", panels=["harbor", "alley"])
+    assert [j.scene_key for j in plan.jobs] == ["alley"]
+    with pytest.raises(GuardError, match="No panel of this run has a cast yet"):
+        plan_run(project=scene_project, stage="characters", panels=["harbor"])
 
 
 def test_prompt_template_row_overrides_the_manifest_prompt(scene_project):
@@ -146,13 +164,13 @@ def test_prompt_template_with_unknown_variable_is_a_clear_error(scene_project):
         plan_run(project=scene_project, stage="time")
 
 
-def test_project_without_scenes_says_how_to_add_them(project, make_png):
+def test_project_without_panels_says_how_to_add_them(project, make_png):
     from projects.services.assets import store_image
 
     guide = StyleGuide.objects.create(project=project, slug="g", name="G")
     asset = store_image(project=project, data=make_png(), kind="style_ref", name="s.png")
     guide.references.create(asset=asset)
-    with pytest.raises(GuardError, match="no scenes"):
+    with pytest.raises(GuardError, match="no panels yet: paste a script"):
         plan_run(project=project, stage="style")
 
 
@@ -165,12 +183,13 @@ def test_prompt_template_attribute_lookup_is_refused_clearly(scene_project):
 
 
 def test_templates_are_offered_exactly_the_variables_planning_fills(scene_project):
-    from pipeline.services.plan import _variables
+    from pipeline.services.prompts import panel_variables, story_variables
     from projects.models import PROMPT_VARIABLES, PromptTemplate
 
     manifest = load_manifest(scene_project)
-    filled = _variables(scene_project, "style", manifest, None, None)
-    assert tuple(filled) == PROMPT_VARIABLES
+    shared = story_variables(scene_project, "style", manifest, None, None)
+    filled = panel_variables(shared, scene_project.panels.first(), "harbor", [], True)
+    assert set(filled) == set(PROMPT_VARIABLES)
     help_text = PromptTemplate._meta.get_field("template").help_text
     assert all(f"{{{name}}}" in help_text for name in PROMPT_VARIABLES)
     assert "{scene_name}" not in help_text

@@ -28,12 +28,15 @@ import io
 from PIL import Image
 from projects.models import Asset, Project
 from projects.services.assets import store_image
+from projects.services.story import panels_from_uploads
 demo = Project.objects.get(slug="demo")
 for i in range(17):
     image = Image.linear_gradient("L").rotate(7 * i).resize((64, 48)).convert("RGB")
     out = io.BytesIO()
     image.save(out, "PNG")
-    store_image(project=demo, data=out.getvalue(), kind=Asset.Kind.SCENE_REF, name=f"s{i:02d}.png")
+    name = f"s{i:02d}.png"
+    asset = store_image(project=demo, data=out.getvalue(), kind=Asset.Kind.SCENE_REF, name=name)
+    panels_from_uploads(project=demo, actor=None, assets=[asset])
 off = {"enabled": False}
 demo.manifest_overrides = {
     "generation": {"retry_base_s": 0.05, "timeout_s": 20},

@@ -111,7 +111,7 @@ def test_selected_candidate_goes_through_the_chain_in_a_run(scene_project, user)
         "postprocess": ALL_ON,
     }
     scene_project.save()
-    run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
+    run = local_run(scene_project, user, candidates=2, panels=["harbor"])
     assert run.status == "done"
     job = run.jobs.get()
     assert [e["step"] for e in job_record(job, rows_by_job([job])[job.pk])["postprocess"]] == [

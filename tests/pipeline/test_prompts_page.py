@@ -86,7 +86,7 @@ def test_a_sentence_whose_variables_are_all_empty_is_left_out(artist_client, sce
     StyleGuide.objects.filter(project=scene_project).update(rules="", description="")
     manifest = load_manifest(scene_project)
     body = _preview(artist_client, "style", manifest["prompts.style"], panel="harbor")
-    assert "change only the rendering.</p>" in body
+    assert "same line work, shading and palette.</p>" in body
     assert "Style rules" not in body
 
 

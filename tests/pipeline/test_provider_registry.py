@@ -76,7 +76,7 @@ def test_a_registered_provider_is_offered_planned_run_priced_and_labelled(
         user,
         provider="paintbox",
         candidates=2,
-        scenes=["harbor"],
+        panels=["harbor"],
         confirm_spend=True,
     )
     assert run.status == "done"

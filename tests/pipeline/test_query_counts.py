@@ -25,7 +25,7 @@ def _queries(client, url: str, **headers) -> int:
 def test_run_page_and_its_live_partial_do_not_grow_with_candidates(
     artist_client, scene_project, user
 ):
-    small = local_run(scene_project, user, scenes=["harbor"], candidates=1)
+    small = local_run(scene_project, user, panels=["harbor"], candidates=1)
     large = local_run(scene_project, user, candidates=3)  # 3 scenes x 3 candidates
     for headers in ({}, HX):
         counts = [

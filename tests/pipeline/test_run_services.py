@@ -46,14 +46,14 @@ def test_a_failed_confirm_leaves_the_plan_confirmable_and_a_plan_runs_once(scene
 
 
 def test_confirming_a_run_is_refused_with_a_code(scene_project, user):
-    run = local_run(scene_project, user, scenes=["harbor"], candidates=1)
+    run = local_run(scene_project, user, panels=["harbor"], candidates=1)
     with pytest.raises(NotAllowed) as refused:
         confirm_plan(plan=run, user=user)
     assert refused.value.code == "not_a_plan"
 
 
 def test_a_pick_on_a_running_job_is_refused_and_changes_nothing(scene_project, user):
-    run = local_run(scene_project, user, scenes=["harbor"], candidates=2)
+    run = local_run(scene_project, user, panels=["harbor"], candidates=2)
     job = run.jobs.get()
     other = RunCandidate.objects.get(job=job, selected=False)
     RunJob.objects.filter(pk=job.pk).update(status="running")
@@ -82,3 +82,15 @@ def test_every_user_error_has_a_code_message_and_field():
     error = UserError("Name is taken.", code="slug_taken", field="slug")
     assert error.as_dict() == {"code": "slug_taken", "message": "Name is taken.", "field": "slug"}
     assert GuardError("x").code == "guard"
+
+
+def test_a_plan_saved_before_a_new_setting_existed_is_still_confirmable(scene_project, user):
+    from pipeline.services.runs import confirm_plan, submit_run
+
+    plan = submit_run(project=scene_project, user=user, stage="style", provider="local")
+    snapshot = plan.manifest_snapshot
+    del snapshot["output_guard"]["warn_only"]  # a setting this plan's Kroma did not have
+    plan.manifest_snapshot = snapshot
+    plan.save(update_fields=["manifest_snapshot"])
+    run = confirm_plan(plan=plan, user=user)
+    assert run.mode == "run" and run.manifest_snapshot["output_guard"]["warn_only"] == []

@@ -20,7 +20,7 @@ def test_new_run_page_lists_stages_and_scenes(artist_client, scene_project):
 def test_new_run_plans_a_dry_run_and_redirects_to_it(artist_client, scene_project, fake_openai):
     response = artist_client.post(
         reverse("pipeline:run_new", args=["noir_city"]),
-        {"stage": "style", "scenes": ["alley"], "candidates": 2, "provider": "openai"},
+        {"stage": "style", "panels": ["alley"], "candidates": 2, "provider": "openai"},
     )
     run = Run.objects.get()
     assert response.status_code == 302
@@ -61,7 +61,7 @@ def test_confirm_turns_the_plan_into_a_queued_run(
         user=user,
         stage="style",
         candidates=2,
-        scenes=["harbor"],
+        panels=["harbor"],
         provider="local",
     )
     with django_capture_on_commit_callbacks(execute=True):
@@ -151,7 +151,7 @@ def test_user_can_override_the_pick_and_the_log_says_so(artist_client, scene_pro
 
     from pipeline.models import RunCandidate
 
-    run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
+    run = local_run(scene_project, user, candidates=2, panels=["harbor"])
     other = RunCandidate.objects.get(job__run=run, selected=False)
     response = artist_client.post(
         reverse("pipeline:run_pick", args=["noir_city", run.uid, other.pk])

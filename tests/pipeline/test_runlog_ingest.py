@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def log(scene_project, user) -> dict:
-    run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
+    run = local_run(scene_project, user, candidates=2, panels=["harbor"])
     data = build_run_log(run)
     run.delete()
     return data

@@ -63,7 +63,7 @@ def test_a_new_step_is_validated_estimated_offered_run_and_logged(
     assert plan.estimate_usd == Decimal("0.06")  # 3 scenes x $0.02
 
     # Run and logged: the pick goes through it; its output is the final asset and a step row.
-    run = local_run(scene_project, user, scenes=["harbor"], candidates=1, confirm_spend=True)
+    run = local_run(scene_project, user, panels=["harbor"], candidates=1, confirm_spend=True)
     job = run.jobs.get()
     assert job.final_asset.metadata["step"] == "invert"
     entry = build_run_log(run)["jobs"][0]

@@ -181,6 +181,7 @@ def test_use_anyway_on_another_users_project_is_404(artist_client, other_project
 
 def test_answers_of_the_wrong_size_fail_qa_with_the_size_reason(scene_project, fake_openai, user):
     fake_openai.answer_size = "64x64"
+    scene_project.panels.update(aspect="square")  # a real size is asked for (not "auto")
     run = submit_run(
         project=scene_project,
         user=user,

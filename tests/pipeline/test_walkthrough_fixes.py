@@ -55,7 +55,7 @@ def test_a_new_pick_is_post_processed_again(
         "postprocess": {**NO_POSTPROCESS, "color": {"enabled": True, "profile": "cold_rain"}},
     }
     scene_project.save()
-    run = local_run(scene_project, user, candidates=2, scenes=["harbor"])
+    run = local_run(scene_project, user, candidates=2, panels=["harbor"])
     job = run.jobs.get()
     old_final = job.final_asset_id
     other = RunCandidate.objects.get(job=job, selected=False)

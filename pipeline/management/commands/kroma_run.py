@@ -13,14 +13,21 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from kroma.lib.providers import image_providers
-from pipeline.config import STAGES, ConfigError, validate_manifest
+from pipeline.config import MODELS, QUALITIES, SIZES, STAGES, ConfigError, snapshot_manifest
 from pipeline.errors import PipelineError
 from pipeline.models import Run, RunJob
 from pipeline.services.execute import enqueue_run, execute_run
+from pipeline.services.refs import BuildOn
 from pipeline.services.runs import submit_run
 from projects.models import Project
 
 FAILED_EXIT = {Run.Status.FAILED, Run.Status.PARTIAL, Run.Status.CANCELED}
+
+
+def _build_on(value: str) -> BuildOn:
+    if value in ("pick", "base"):
+        return BuildOn(mode=value)
+    return BuildOn(mode="run", run_uid=value)
 
 
 class Command(BaseCommand):
@@ -30,10 +37,26 @@ class Command(BaseCommand):
         parser.add_argument("--project", help="project slug")
         parser.add_argument("--stage", choices=STAGES)
         parser.add_argument(
-            "--scenes", nargs="+", metavar="SCENE", help="scene keys (default: all)"
+            "--panels",
+            "--scenes",
+            nargs="+",
+            metavar="PANEL",
+            help="panel keys or ids (default: every panel)",
         )
         parser.add_argument(
-            "--candidates", type=int, help="candidates per scene (default: manifest)"
+            "--candidates", type=int, help="candidates per panel (default: manifest)"
+        )
+        parser.add_argument("--model", choices=MODELS, help="default: generation.model")
+        parser.add_argument("--quality", choices=QUALITIES, help="default: generation.quality")
+        parser.add_argument(
+            "--size", choices=SIZES, help="default: each panel's aspect (square 1024x1024, …)"
+        )
+        parser.add_argument(
+            "--build-on",
+            default="pick",
+            metavar="pick|base|RUN_UID",
+            help="what each job starts from: the panel's current pick of the previous stage "
+            "(default), its base image, or the picks of one run",
         )
         parser.add_argument("--variation", help="time of day or weather for those stages")
         parser.add_argument(
@@ -96,8 +119,12 @@ class Command(BaseCommand):
     def _options(self, opts: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = {
             "stage": opts["stage"],
-            "scenes": opts["scenes"],
+            "panels": opts["panels"],
             "candidates": opts["candidates"],
+            "model": opts["model"],
+            "quality": opts["quality"],
+            "size": opts["size"],
+            "build_on": _build_on(opts["build_on"]),
             "variation": opts["variation"],
             "provider": opts["provider"],
             # --inline/--wait ask for a real run; the spend guard still wants --confirm-spend
@@ -115,12 +142,12 @@ class Command(BaseCommand):
             slug = slug or meta["project"]
             options.update(
                 stage=options["stage"] or meta["stage"],
-                scenes=options["scenes"] or [job["scene_key"] for job in log["jobs"]],
+                panels=options["panels"] or [job["scene_key"] for job in log["jobs"]],
                 candidates=options["candidates"] or meta["candidates_per_job"],
                 provider=options["provider"] or meta["provider"],
             )
             try:
-                options["manifest"] = validate_manifest(
+                options["manifest"] = snapshot_manifest(
                     log["manifest"], f"run log {opts['replay']}"
                 )
             except ConfigError as exc:
@@ -154,7 +181,7 @@ class Command(BaseCommand):
         note = " (prices for this model are estimates)" if plan["prices_estimated"] else ""
         self.stdout.write(
             f"Run {run.uid} · {run.project.slug} · stage {run.stage} · {plan['provider']} "
-            f"{plan['model']} · {plan['n']} candidates x {plan['jobs']} scenes · "
+            f"{plan['model']} · {plan['n']} candidates x {plan['jobs']} panels · "
             f"estimate ${run.estimated_cost_usd:.2f}{note}"
         )
         for warning in plan.get("warnings", []):

@@ -1,0 +1,153 @@
+"""The Story page and the panel page: paste, add, move, delete, edit script/cast/base image."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from projects.models import AuditEvent, Panel
+from projects.services.characters import add_outfit, create_character
+from projects.services.story import panels_from_script
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _url(name, *args):
+    return reverse(f"pipeline:{name}", args=["noir_city", *args])
+
+
+def test_story_page_shows_chapters_pages_panels_with_cast_and_picks(artist_client, scene_project):
+    mara = create_character(project=scene_project, actor=None, name="Mara")
+    panels_from_script(project=scene_project, actor=None, text="PANEL 1: Mara on the pier.")
+    body = artist_client.get(_url("story")).content.decode()
+    assert "Chapter 1" in body and "Page 1" in body
+    assert "harbor" in body and "Mara on the pier." in body
+    assert f">{mara.name}</li>" in body
+    assert 'aria-label="Picks per stage"' in body
+    partial = artist_client.get(_url("story"), **HX).content.decode()
+    assert partial.lstrip().startswith('<div id="story"') and "<html" not in partial
+
+
+def test_other_users_story_and_panels_are_404(client, other_user, scene_project):
+    client.force_login(other_user)
+    panel = scene_project.panels.first()
+    assert client.get(_url("story")).status_code == 404
+    assert client.get(_url("panel", panel.pk)).status_code == 404
+    assert client.post(_url("panel_delete", panel.pk)).status_code == 404
+    assert client.post(_url("panel_move", panel.pk), {"direction": "up"}).status_code == 404
+    assert Panel.objects.filter(pk=panel.pk).exists()
+
+
+def test_anonymous_is_sent_to_login(client, scene_project):
+    response = client.get(_url("story"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_pasting_a_script_adds_panels_and_an_empty_one_is_a_400(artist_client, project):
+    script = "PANEL 1: One.\nPANEL 2: Two.\nPANEL 3: Three.\nPANEL 4: Four.\nPANEL 5: Five."
+    response = artist_client.post(_url("story_paste"), {"script": script})
+    assert response.status_code == 302
+    assert list(project.panels.values_list("script", flat=True)) == [
+        "One.",
+        "Two.",
+        "Three.",
+        "Four.",
+        "Five.",
+    ]
+    response = artist_client.post(_url("story_paste"), {"script": "   "})
+    assert response.status_code == 400
+    assert "No panels found" in response.content.decode() or "required" in response.content.decode()
+    assert project.panels.count() == 5
+
+
+def test_move_buttons_reorder_and_the_partial_comes_back(artist_client, scene_project):
+    rooftop = scene_project.panels.get(key="rooftop")
+    response = artist_client.post(_url("panel_move", rooftop.pk), {"direction": "up"}, **HX)
+    assert response.status_code == 200 and 'id="story"' in response.content.decode()
+    order = list(scene_project.panels.order_by("position").values_list("key", flat=True))
+    assert order == ["harbor", "rooftop", "alley"]
+    response = artist_client.post(_url("panel_move", rooftop.pk), {"direction": "sideways"})
+    assert response.status_code == 400
+
+
+def test_delete_keeps_the_images_and_audits(artist_client, scene_project):
+    alley = scene_project.panels.get(key="alley")
+    response = artist_client.post(_url("panel_delete", alley.pk))
+    assert response.status_code == 302
+    assert not Panel.objects.filter(pk=alley.pk).exists()
+    assert scene_project.assets.filter(pk=alley.base_asset_id).exists()
+    assert AuditEvent.objects.filter(action="story.panel_deleted", target="alley").exists()
+
+
+def test_panel_page_saves_script_aspect_cast_and_a_new_base_image(
+    artist_client, scene_project, make_png
+):
+    mara = create_character(project=scene_project, actor=None, name="Mara")
+    coat = add_outfit(character=mara, actor=None, name="Red coat")
+    create_character(project=scene_project, actor=None, name="Ivo")
+    panel = scene_project.panels.get(key="harbor")
+    page = artist_client.get(_url("panel", panel.pk)).content.decode()
+    assert "Mara" in page and "Ivo" in page and "Red coat" in page
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = {
+        "title": "Harbour, dusk",
+        "script": "Mara waits by the crane.",
+        "shot": "wide",
+        "camera": "low angle",
+        "aspect": "portrait",
+        f"c{mara.pk}_in": "on",
+        f"c{mara.pk}_outfit": str(coat.pk),
+        f"c{mara.pk}_pose": "leaning on the rail",
+        "base_image": SimpleUploadedFile("sketch.png", make_png(300, 500), "image/png"),
+    }
+    response = artist_client.post(_url("panel", panel.pk), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    panel.refresh_from_db()
+    assert (panel.title, panel.script, panel.aspect, panel.size) == (
+        "Harbour, dusk",
+        "Mara waits by the crane.",
+        "portrait",
+        "1024x1536",
+    )
+    assert panel.base_asset.metadata["original_name"] == "sketch.png"
+    assert [(m.character.name, m.outfit, m.pose) for m in panel.cast.all()] == [
+        ("Mara", coat, "leaning on the rail")
+    ]
+
+
+def test_panel_page_errors_stay_at_the_field_and_nothing_is_saved(artist_client, scene_project):
+    panel = scene_project.panels.get(key="harbor")
+    response = artist_client.post(
+        _url("panel", panel.pk), {"title": "", "aspect": "huge", "script": "kept text"}
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "kept text" in body and "This field is required." in body
+    assert "Select a valid choice" in body
+    panel.refresh_from_db()
+    assert panel.title == "harbor" and panel.script == ""
+
+
+def test_a_bad_base_image_is_reported_at_its_field(artist_client, scene_project):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    panel = scene_project.panels.get(key="harbor")
+    response = artist_client.post(
+        _url("panel", panel.pk),
+        {
+            "title": "harbor",
+            "aspect": "square",
+            "base_image": SimpleUploadedFile("notes.png", b"not an image", "image/png"),
+        },
+    )
+    assert response.status_code == 400
+    assert "notes.png" in response.content.decode()
+
+
+def test_new_run_ticks_the_panel_it_was_opened_for(artist_client, scene_project):
+    body = artist_client.get(_url("run_new") + "?panels=alley").content.decode()
+    assert 'value="alley"' in body
+    checked = body.split('value="alley"')[1].split(">")[0]
+    assert "checked" in checked
