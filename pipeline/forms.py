@@ -40,6 +40,7 @@ class RunForm(forms.Form):
     quality = forms.ChoiceField(required=False)
     size = forms.ChoiceField(required=False)
     build_on = forms.ChoiceField(required=False, label="Build on")
+    from_candidate = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     variation = forms.CharField(
         required=False, max_length=200, help_text="Time stage: e.g. 'night'. Weather: e.g. 'snow'."
     )
@@ -102,15 +103,19 @@ class RunForm(forms.Form):
         data = self.cleaned_data
         build = data.get("build_on") or "pick"
         mode, _, uid = build.partition(":")
+        chosen = {}
+        panels = self.selected_panels()
+        if data.get("from_candidate") and panels and len(panels) == 1:
+            chosen = {panels[0]: data["from_candidate"]}
         return {
             "stage": data["stage"],
-            "panels": self.selected_panels(),
+            "panels": panels,
             "candidates": data["candidates"],
             "provider": data["provider"],
             "model": data.get("model") or None,
             "quality": data.get("quality") or None,
             "size": data.get("size") or None,
-            "build_on": BuildOn(mode=mode, run_uid=uid),
+            "build_on": BuildOn(mode=mode, run_uid=uid, candidates=chosen),
             "variation": data["variation"] or None,
         }
 

@@ -52,7 +52,11 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 def run_new(request: HttpRequest, slug: str) -> HttpResponse:
     """Plan a run: always a dry run first; the plan page offers the confirmed run."""
     project = get_project_for_user(request.user, slug)
-    initial = {"panels": request.GET.getlist("panels"), "stage": request.GET.get("stage")}
+    initial = {
+        "panels": request.GET.getlist("panels"),
+        "stage": request.GET.get("stage"),
+        "from_candidate": request.GET.get("from"),
+    }
     form = RunForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

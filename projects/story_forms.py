@@ -60,14 +60,16 @@ class CastForm(forms.Form):
             self.fields[f"{prefix}_in"] = forms.BooleanField(
                 required=False, label=character.name, initial=member is not None
             )
-            self.fields[f"{prefix}_outfit"] = forms.ModelChoiceField(
-                queryset=character.outfits.all(),
+            # Choices from the prefetched outfits: no query per character.
+            self.fields[f"{prefix}_outfit"] = forms.TypedChoiceField(
+                choices=[("", "Own look (no outfit)")]
+                + [(o.pk, o.name) for o in character.outfits.all()],
+                coerce=int,
+                empty_value=None,
                 required=False,
-                empty_label="Own look (no outfit)",
                 label="Outfit",
                 initial=member.outfit_id if member else None,
             )
-            self.fields[f"{prefix}_outfit"].label_from_instance = lambda outfit: outfit.name
             for name, size in (("pose", 200), ("expression", 200), ("notes", 300)):
                 self.fields[f"{prefix}_{name}"] = forms.CharField(
                     required=False,
@@ -97,7 +99,9 @@ class CastForm(forms.Form):
         return [
             {
                 "character": c,
-                "outfit": d.get(f"c{c.pk}_outfit"),
+                "outfit": next(
+                    (o for o in c.outfits.all() if o.pk == d.get(f"c{c.pk}_outfit")), None
+                ),
                 "pose": d.get(f"c{c.pk}_pose", ""),
                 "expression": d.get(f"c{c.pk}_expression", ""),
                 "notes": d.get(f"c{c.pk}_notes", ""),

@@ -16,6 +16,12 @@ TEST_MASTER_KEY = Fernet.generate_key().decode()
 
 
 def pytest_configure() -> None:
+    # Browser assertions wait up to 15 s (Playwright's default is 5): a loaded two-core CI
+    # machine running both database passes can take longer than 5 s to swap a partial.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
     # Tests render templates without running collectstatic first.
     django_settings.STORAGES = {
         **django_settings.STORAGES,

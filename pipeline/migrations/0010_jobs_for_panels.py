@@ -44,8 +44,9 @@ def jobs_to_panels(apps, schema_editor):
     """Jobs of runs made before panels point at the panel their scene became (same key)."""
     Panel = apps.get_model("projects", "Panel")
     RunJob = apps.get_model("pipeline", "RunJob")
-    for panel in Panel.objects.all().iterator():
-        RunJob.objects.filter(project_id=panel.project_id, scene_key=panel.key).update(
+    db = schema_editor.connection.alias
+    for panel in Panel.objects.using(db).all().iterator():
+        RunJob.objects.using(db).filter(project_id=panel.project_id, scene_key=panel.key).update(
             panel=panel
         )
 

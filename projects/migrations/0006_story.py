@@ -272,15 +272,16 @@ def scenes_to_panels(apps, schema_editor):
     Chapter = apps.get_model("projects", "Chapter")
     Page = apps.get_model("projects", "Page")
     Panel = apps.get_model("projects", "Panel")
-    scenes = Asset.objects.filter(kind="scene_ref").order_by("project_id", "created_at", "id")
+    db = schema_editor.connection.alias
+    scenes = Asset.objects.using(db).filter(kind="scene_ref").order_by("project_id", "created_at", "id")
     pages = {}
     taken = set()
     counts = {}
     for asset in scenes.iterator():
         position = counts[asset.project_id] = counts.get(asset.project_id, 0) + 1
         if asset.project_id not in pages:
-            chapter = Chapter.objects.create(project_id=asset.project_id, position=1)
-            pages[asset.project_id] = Page.objects.create(
+            chapter = Chapter.objects.using(db).create(project_id=asset.project_id, position=1)
+            pages[asset.project_id] = Page.objects.using(db).create(
                 project_id=asset.project_id, chapter=chapter, position=1
             )
         name = (asset.metadata or {}).get("original_name") or asset.title or asset.path
@@ -292,7 +293,7 @@ def scenes_to_panels(apps, schema_editor):
         taken.add((asset.project_id, key))
         ratio = (asset.width or 1) / (asset.height or 1)
         aspect = "landscape" if ratio >= 1.2 else "portrait" if ratio <= 1 / 1.2 else "square"
-        Panel.objects.create(
+        Panel.objects.using(db).create(
             project_id=asset.project_id,
             page=pages[asset.project_id],
             key=key,

@@ -111,3 +111,51 @@ def test_work_state_json_becomes_columns_and_step_rows(django_user_model):
         ("0", "done", "out_0.png"),
         ("1", "failed", ""),
     ]
+
+
+STORY_BEFORE = [("projects", "0005_story_text_limits"), ("pipeline", "0009_candidate_override")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scene_references_become_panels_and_old_jobs_point_at_them(django_user_model):
+    from projects.models import Panel
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(STORY_BEFORE)
+    old = executor.loader.project_state(STORY_BEFORE).apps
+    user = old.get_model("auth", "User").objects.create(username="legacy")
+    project = old.get_model("projects", "Project").objects.create(
+        slug="legacy", name="Legacy", owner_id=user.pk
+    )
+    Asset = old.get_model("projects", "Asset")
+    for name, (w, h) in (("car.png", (960, 540)), ("door.png", (448, 640)), ("car.jpg", (64, 64))):
+        Asset.objects.create(
+            project=project,
+            kind="scene_ref",
+            path=f"assets/scene_ref/{name}",
+            sha256=name.ljust(64, "0"),
+            size_bytes=1,
+            width=w,
+            height=h,
+            mime="image/png",
+            metadata={"original_name": name},
+        )
+    run = old.get_model("pipeline", "Run").objects.create(
+        project=project, uid="run_old", stage="style", mode="run"
+    )
+    old.get_model("pipeline", "RunJob").objects.create(
+        project=project, run=run, index=0, scene_key="door", status="done"
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    panels = list(Panel.objects.filter(project_id=project.pk).select_related("page__chapter"))
+    assert [(p.key, p.title, p.aspect, p.position) for p in panels] == [
+        ("car", "car", "landscape", 1),
+        ("door", "door", "portrait", 2),
+        ("car-2", "car", "square", 3),
+    ]
+    assert {(p.page.chapter.position, p.page.position) for p in panels} == {(1, 1)}
+    assert all(p.base_asset.kind == "scene_ref" for p in panels)
+    assert RunJob.objects.get(run__uid="run_old").panel == panels[1]

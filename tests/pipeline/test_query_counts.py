@@ -61,3 +61,38 @@ def test_universe_page_does_not_grow_with_characters_or_scenes(
         store_image(project=scene_project, data=make_png(70 + index, 50), kind="scene_ref")
     three = _queries(artist_client, url)
     assert one == three, (one, three)
+
+
+def _story(project, panels: int, user) -> None:
+    from projects.services.characters import add_outfit, create_character
+    from projects.services.story import panels_from_script, set_cast
+
+    mara = create_character(project=project, actor=None, name=f"Mara {panels}")
+    coat = add_outfit(character=mara, actor=None, name="Coat")
+    script = "\n".join(f"PANEL {n}: Beat {n}." for n in range(1, panels + 1))
+    for panel in panels_from_script(project=project, actor=None, text=script):
+        set_cast(panel=panel, actor=None, entries=[{"character": mara, "outfit": coat}])
+    local_run(project, user, candidates=1)
+
+
+def test_story_page_panel_page_and_new_run_do_not_grow_with_panels(
+    artist_client, user, scene_project
+):
+    """1 panel and 20 panels (each with a cast, an outfit and a pick): the Story page, its
+    partial, the New Run page and a panel page run the same queries."""
+    from projects.models import Panel
+
+    counts = []
+    for n in (1, 20):
+        Panel.objects.filter(project=scene_project).delete()
+        _story(scene_project, n, user=user)
+        panel = Panel.objects.filter(project=scene_project).last()
+        counts.append(
+            [
+                _queries(artist_client, reverse("pipeline:story", args=["noir_city"])),
+                _queries(artist_client, reverse("pipeline:story", args=["noir_city"]), **HX),
+                _queries(artist_client, reverse("pipeline:run_new", args=["noir_city"])),
+                _queries(artist_client, reverse("pipeline:panel", args=["noir_city", panel.pk])),
+            ]
+        )
+    assert counts[0] == counts[1], counts

@@ -151,3 +151,32 @@ def test_new_run_ticks_the_panel_it_was_opened_for(artist_client, scene_project)
     assert 'value="alley"' in body
     checked = body.split('value="alley"')[1].split(">")[0]
     assert "checked" in checked
+
+
+def test_build_on_a_candidate_plans_the_panel_from_it(artist_client, scene_project, user):
+    from pipeline.models import Run, RunCandidate
+    from tests.conftest import local_run
+
+    first = local_run(scene_project, user, panels=["alley"], candidates=2)
+    run_page = artist_client.get(reverse("pipeline:run_detail", args=["noir_city", first.uid]))
+    chosen = RunCandidate.objects.filter(job__run=first).order_by("index").last()
+    link = f"?panels=alley&amp;from={chosen.pk}"
+    assert link in run_page.content.decode()
+    form = artist_client.get(_url("run_new") + f"?panels=alley&from={chosen.pk}").content.decode()
+    assert f'value="{chosen.pk}"' in form and "Builds on candidate" in form
+    response = artist_client.post(
+        _url("run_new"),
+        {
+            "stage": "time",
+            "panels": ["alley"],
+            "candidates": 1,
+            "provider": "local",
+            "from_candidate": chosen.pk,
+        },
+    )
+    assert response.status_code == 302
+    job = Run.objects.get(mode="dry").jobs.get()
+    assert (job.input_asset_id, job.input_source) == (
+        chosen.asset_id,
+        f"candidate {chosen.index + 1} of style run {first.uid}",
+    )
