@@ -1,4 +1,5 @@
-"""Page speed at scale: one project with 100k assets, 10k runs and 90k candidates (SQLite).
+"""Page speed at scale: one project with 100k assets, 10k runs and 90k candidates (SQLite),
+and a story of 60 panels with casts, three of them with picks from every run.
 
 Run: .venv/bin/python bench/pages.py [--assets 100000 --runs 10000]
 Builds the database in a temporary KROMA_VAR_DIR (about a minute), then requests each page 30
@@ -43,7 +44,15 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from pipeline.models import QualityReport, Run, RunCandidate, RunJob  # noqa: E402
-from projects.models import Asset  # noqa: E402
+from projects.models import (  # noqa: E402
+    Asset,
+    CastMember,
+    Chapter,
+    Character,
+    Outfit,
+    Page,
+    Panel,
+)
 from projects.services.projects import create_project  # noqa: E402
 
 BATCH = 5000
@@ -130,12 +139,41 @@ def build(assets: int, runs: int) -> tuple[object, object, Run]:
             ),
             batch_size=BATCH,
         )
+    _story(project)
     print(
         f"built {assets} assets, {runs} runs, {len(jobs)} jobs, "
         f"{RunCandidate.objects.count()} candidates in {time.perf_counter() - started:.0f} s "
         f"(SQLite at {settings.DATABASES['default']['NAME']}); created {now:%H:%M}"
     )
     return user, project, Run.objects.filter(mode="run").order_by("-created_at").first()
+
+
+def _story(project: object) -> None:
+    """60 panels on 3 pages, each with a cast of two (one in an outfit); the runs' jobs belong
+    to the first three panels (s0, s1, s2), so those have picks from every run."""
+    chapter = Chapter.objects.create(project=project, position=1)
+    pages = [Page.objects.create(project=project, chapter=chapter, position=n) for n in (1, 2, 3)]
+    mara = Character.objects.create(project=project, slug="mara", name="Mara")
+    ines = Character.objects.create(project=project, slug="ines", name="Ines")
+    coat = Outfit.objects.create(character=mara, name="Coat")
+    panels = Panel.objects.bulk_create(
+        Panel(
+            project=project,
+            page=pages[n // 20],
+            key=f"s{n}",
+            title=f"Panel {n}",
+            position=n % 20 + 1,
+            script=f"Beat {n}: Mara and Ines cross the flooded square.",
+        )
+        for n in range(60)
+    )
+    CastMember.objects.bulk_create(
+        CastMember(panel=panel, character=who, outfit=outfit, position=k)
+        for panel in panels
+        for k, (who, outfit) in enumerate(((mara, coat), (ines, None)))
+    )
+    for panel in panels[:3]:
+        RunJob.objects.filter(project=project, scene_key=panel.key).update(panel=panel)
 
 
 def measure(client: Client, url: str, repeat: int = 30) -> tuple[float, int]:
@@ -165,6 +203,9 @@ def main() -> None:
         "universe": f"/projects/{project.slug}/universe/",
         "assets": f"/projects/{project.slug}/assets/",
         "run page": f"/projects/{project.slug}/runs/{run.uid}/",
+        "story": f"/projects/{project.slug}/story/",
+        "panel": f"/projects/{project.slug}/story/panels/{Panel.objects.get(key='s0').pk}/",
+        "new run": f"/projects/{project.slug}/runs/new/",
     }
     print("page         median ms  queries")
     for name, url in pages.items():

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from django.db.models import Max
+
 from pipeline.models import Run, RunCandidate
 from projects.models import Panel
 
 
 def panel_picks(panels: list[Panel]) -> dict[int, dict[str, RunCandidate]]:
-    """{panel id: {stage: candidate}} for these panels, in one query."""
+    """{panel id: {stage: candidate}} for these panels, in two queries however many runs they
+    have had: the newest selected candidate per (panel, stage), then those rows."""
     picks: dict[int, dict[str, RunCandidate]] = {p.pk: {} for p in panels}
-    rows = (
+    newest = (
         RunCandidate.objects.filter(
             job__panel__in=panels, selected=True, job__run__mode=Run.Mode.RUN, asset__isnull=False
         )
-        .select_related("asset", "job__run")
-        .order_by("created_at", "id")
+        .values("job__panel", "job__run__stage")
+        .annotate(newest=Max("pk"))
+        .values_list("newest", flat=True)
     )
-    for candidate in rows:  # newest last: it wins
+    rows = RunCandidate.objects.filter(pk__in=list(newest)).select_related("asset", "job__run")
+    for candidate in rows:
         picks[candidate.job.panel_id][candidate.job.run.stage] = candidate
     return picks

@@ -180,3 +180,18 @@ def test_build_on_a_candidate_plans_the_panel_from_it(artist_client, scene_proje
         chosen.asset_id,
         f"candidate {chosen.index + 1} of style run {first.uid}",
     )
+
+
+def test_a_panels_pick_per_stage_is_the_newest_real_runs_selection(scene_project, user):
+    from pipeline.services.picks import panel_picks
+    from tests.conftest import local_run
+
+    older = local_run(scene_project, user, panels=["alley"], candidates=2)
+    newer = local_run(scene_project, user, panels=["alley"], candidates=2)
+    local_run(scene_project, user, panels=["alley"], mode="dry")  # a plan picks nothing
+    alley, harbor = scene_project.panels.get(key="alley"), scene_project.panels.get(key="harbor")
+    picks = panel_picks([alley, harbor])
+    assert set(picks[alley.pk]) == {"style"} and picks[harbor.pk] == {}
+    pick = picks[alley.pk]["style"]
+    assert pick.job.run == newer and pick.selected
+    assert older.jobs.get().candidates.filter(selected=True).exists()
