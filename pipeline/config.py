@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +172,18 @@ def _check_str_list(value: Any) -> list[str]:
     return value
 
 
+def _check_relative_paths(value: Any) -> list[str]:
+    """Paths inside the project: no absolute path, drive, backslash or '..' (checked again,
+    with the files, when a run is planned)."""
+    _check_str_list(value)
+    for path in value:
+        if path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", path) or "\\" in path:
+            raise ValueError(f"{path!r} is not a relative path inside the project")
+        if ".." in path.split("/"):
+            raise ValueError(f"{path!r} contains '..'; paths must stay inside the project")
+    return value
+
+
 def _check_text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be non-empty text")
@@ -178,7 +191,7 @@ def _check_text(value: Any) -> str:
 
 
 _bool = Rule("bool", _check_bool)
-_str_list = Rule("list", _check_str_list)
+_paths = Rule("list", _check_relative_paths)
 _text = Rule("text", _check_text)
 
 
@@ -207,10 +220,10 @@ OUTPUT_GUARD_RULES: dict[str, Callable[[Any], Any]] = {
 }
 # What the run as a whole needs; each job step adds the settings it owns (JobStep.rules).
 RUN_RULES: dict[str, Callable[[Any], Any]] = {
-    "style_refs": _str_list,
-    "scene_refs": _str_list,
+    "style_refs": _paths,
+    "scene_refs": _paths,
     "safe_batch_limit": _int(1, 1000),
-    "policy.allowed_style_roots": _str_list,
+    "policy.allowed_style_roots": _paths,
     "variations.time": _text,
     "variations.weather": _text,
     **{f"prompts.{stage}": _text for stage in STAGES},

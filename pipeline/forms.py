@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from kroma.lib.providers import provider_choices
 from pipeline.config import (
@@ -79,8 +80,16 @@ class RunForm(forms.Form):
             ("pick", "Each panel's current pick of the previous stage (else its base image)"),
             ("base", "Each panel's base image"),
         ] + [(f"run:{r.uid}", f"Picks of run {r.uid} ({r.get_stage_display()})") for r in runs]
-        self.fields["candidates"].max_value = gen.get("max_candidates", 6)
-        problem = key_problem(project, "openai")
+        # The project's defaults (Settings → Generation and QA) are the form's.
+        cap = gen.get("max_candidates", 6)
+        self.fields["candidates"].max_value = cap
+        self.fields["candidates"].validators = [
+            v for v in self.fields["candidates"].validators if not hasattr(v, "limit_value")
+        ] + [MinValueValidator(1), MaxValueValidator(cap)]
+        self.fields["candidates"].widget.attrs.update({"min": 1, "max": cap})
+        self.fields["candidates"].initial = gen.get("candidates", 3)
+        self.fields["provider"].initial = gen.get("provider", "openai")
+        problem = key_problem(project, self.fields["provider"].initial)
         if problem:
             self.fields["provider"].initial = "local"
             self.fields["provider"].help_text = problem

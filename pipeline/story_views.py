@@ -132,7 +132,14 @@ def story_add(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             raise UserError("Add a chapter, a page or a panel.", field="what")
     except UserError as exc:
-        return _story_response(request, project, status=400, add_error=exc.message)
+        page_id = request.POST.get("page", "")
+        return _story_response(
+            request,
+            project,
+            status=400,
+            add_error=exc.message,
+            add_error_page=int(page_id) if what == "panel" and page_id.isdigit() else None,
+        )
     if request.htmx:
         return _story_response(request, project)
     return redirect("pipeline:story", slug=project.slug)
@@ -161,7 +168,12 @@ def panel_move(request: HttpRequest, slug: str, panel_id: int) -> HttpResponse:
     except UserError as exc:
         return _story_response(request, project, status=400, add_error=exc.message)
     if request.htmx:
-        return _story_response(request, project, moved=panel.pk)
+        panel.refresh_from_db()
+        note = f"Moved “{panel.title}” to position {panel.position} on {panel.page}."
+        direction = request.POST.get("direction")
+        return _story_response(
+            request, project, moved=panel.pk, direction=direction, moved_note=note
+        )
     return redirect(f"{_story_url(project)}#panel-{panel.pk}")
 
 

@@ -14,7 +14,7 @@ from pipeline.services.runs import cancel_run, confirm_plan, override_selection,
 from pipeline.services.stats import project_cards, project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
-from projects.models import Asset, Project
+from projects.models import Asset, Project, Stage
 
 
 @login_required
@@ -78,6 +78,13 @@ def _run_for_user(request: HttpRequest, slug: str, uid: str) -> Run:
     return get_object_or_404(Run.objects.select_related("project"), project=project, uid=uid)
 
 
+def _next_stage(stage: str) -> str:
+    """The stage after `stage` ("" after the last): what "build on this" suggests."""
+    stages = list(Stage.values)
+    index = stages.index(stage) if stage in stages else len(stages)
+    return stages[index + 1] if index + 1 < len(stages) else ""
+
+
 def _attach_inputs(run: Run, jobs: list) -> None:
     """Each job's input and references with their assets (for thumbnails), in one query."""
     paths = {job.input_path for job in jobs if job.input_path}
@@ -126,6 +133,7 @@ def _run_context(run: Run) -> dict:
         "unconfirmed_usd": unconfirmed["usd"],
         "jobs_done": sum(1 for job in jobs if job.status == "done"),
         "variation": variation,
+        "next_stage": _next_stage(run.stage),
         # A canceled run keeps updating until its running scenes have stopped.
         "final": run.mode == Run.Mode.DRY or (run.status in Run.FINAL_STATUSES and not active),
     }

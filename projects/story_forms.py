@@ -12,6 +12,8 @@ from projects.models import Character, Panel, Project
 class PasteScriptForm(forms.Form):
     script = forms.CharField(
         max_length=200_000,
+        # Browsers send each line break as CR LF; the limit is the text's own length.
+        strip=False,
         widget=forms.Textarea(
             attrs={
                 "rows": 8,
@@ -22,6 +24,13 @@ class PasteScriptForm(forms.Form):
         help_text="One panel per 'PANEL n:' line, or per paragraph. 'PAGE n' and 'CHAPTER n' "
         "lines start a new page or chapter. Characters named in a panel join its cast.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and args[0] is not None and "script" in args[0]:
+            data = args[0].copy()
+            data["script"] = data["script"].replace("\r\n", "\n")
+            args = (data, *args[1:])
+        super().__init__(*args, **kwargs)
 
 
 class NewPanelForm(forms.Form):
@@ -80,13 +89,16 @@ class CastForm(forms.Form):
 
     def rows(self) -> list[dict[str, Any]]:
         """Each character with its bound fields, for the template."""
+        names = ("in", "outfit", "pose", "expression", "notes")
         return [
             {
                 "character": c,
-                **{
-                    name: self[f"c{c.pk}_{name}"]
-                    for name in ("in", "outfit", "pose", "expression", "notes")
-                },
+                **{name: self[f"c{c.pk}_{name}"] for name in names},
+                "errors": [
+                    f"{self[f'c{c.pk}_{name}'].label}: {error}"
+                    for name in names
+                    for error in self[f"c{c.pk}_{name}"].errors
+                ],
             }
             for c in self.characters
         ]

@@ -204,6 +204,7 @@ class ScriptPanel:
     chapter: int | None
     page: int | None
     text: str
+    title: str = ""  # a "PANEL n: Title" line followed by the panel's lines
 
 
 def parse_script(text: str) -> list[ScriptPanel]:
@@ -217,9 +218,14 @@ def parse_script(text: str) -> list[ScriptPanel]:
     current: list[str] | None = None
 
     def flush() -> None:
-        body = "\n".join(current or []).strip()
-        if body or (uses_markers and current is not None):
-            panels.append(ScriptPanel(chapter, page, body))
+        lines = list(current or [])
+        title = ""
+        has_title = uses_markers and len(lines) > 1 and lines[0].strip()
+        if has_title and any(line.strip() for line in lines[1:]):
+            title = lines.pop(0).strip()[:120]
+        body = "\n".join(lines).strip()
+        if body or title or (uses_markers and current is not None):
+            panels.append(ScriptPanel(chapter, page, body, title))
 
     for line in lines:
         marker = _MARKER.match(line)
@@ -308,14 +314,17 @@ def panels_from_script(
             panel = create_panel(
                 project=project,
                 actor=actor,
-                title=_title_from(item.text, f"Panel {number}"),
+                title=item.title or _title_from(item.text, f"Panel {number}"),
                 page=target,
                 script=item.text,
             )
             set_cast(
                 panel=panel,
                 actor=None,
-                entries=[{"character": c} for c in _named_characters(project, item.text)],
+                entries=[
+                    {"character": c}
+                    for c in _named_characters(project, f"{item.title}\n{item.text}")
+                ],
             )
             panels.append(panel)
         _audit(project, actor, "story.script_pasted", f"{len(panels)} panels", count=len(panels))

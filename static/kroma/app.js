@@ -64,6 +64,8 @@
   document.body.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
     if (status >= 500) { window.alert("Kroma hit an error (" + status + "). Nothing was lost; please retry."); }
+    else if (status === 403) { window.alert("This page is out of date or your session ended (403). Reload the page and try again; nothing was changed."); }
+    else if (status === 404) { window.alert("That is no longer there (404): reload the page to see what changed."); }
   });
   // Forms answer 400 with their errors inline: let htmx swap them in.
   document.body.addEventListener("htmx:beforeSwap", function (event) {

@@ -207,3 +207,12 @@ def test_the_admin_shows_a_bad_override_on_the_form_and_saves_nothing(admin_clie
     assert "generation.max_candidates: must be 1..6, got 9" in response.content.decode()
     project.refresh_from_db()
     assert project.manifest_overrides == {}
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd", "C:/x.png", "a\\\\b.png"])
+def test_overrides_with_a_path_leaving_the_project_cannot_be_saved(project, path):
+    from django.core.exceptions import ValidationError
+
+    project.manifest_overrides = {"style_refs": [path]}
+    with pytest.raises(ValidationError, match="style_refs"):
+        project.full_clean()

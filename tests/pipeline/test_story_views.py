@@ -195,3 +195,57 @@ def test_a_panels_pick_per_stage_is_the_newest_real_runs_selection(scene_project
     pick = picks[alley.pk]["style"]
     assert pick.job.run == newer and pick.selected
     assert older.jobs.get().candidates.filter(selected=True).exists()
+
+
+def test_a_move_keeps_focus_on_the_moved_panel_and_says_where_it_went(artist_client, scene_project):
+    alley = scene_project.panels.get(key="alley")
+    body = artist_client.post(
+        _url("panel_move", alley.pk), {"direction": "up"}, **HX
+    ).content.decode()
+    assert 'role="status" aria-live="polite">Moved “alley” to position 1 on Page 1.' in body
+    harbor = scene_project.panels.get(key="harbor")  # now second of three
+    body = artist_client.post(
+        _url("panel_move", harbor.pk), {"direction": "down"}, **HX
+    ).content.decode()
+    up = body.split('aria-label="Move harbor up"')[0].rsplit("<button", 1)[1]
+    # Last now: its "down" is off, so the focus goes to its "up" (never lost to the page).
+    assert "autofocus" in up and body.count("autofocus") == 1
+
+
+def test_an_empty_new_panel_title_is_reported_beside_its_own_form(artist_client, scene_project):
+    page = scene_project.panels.first().page
+    response = artist_client.post(_url("story_add"), {"what": "panel", "page": page.pk})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert f'id="new-panel-{page.pk}-error" role="alert">Give the panel a title.' in body
+
+
+def test_a_pasted_script_with_crlf_line_ends_is_read_as_lines(artist_client, project):
+    script = "PANEL 1: Storm\r\nMara on the pier.\r\nPANEL 2: Gulls."
+    assert artist_client.post(_url("story_paste"), {"script": script}).status_code == 302
+    assert list(project.panels.values_list("title", "script")) == [
+        ("Storm", "Mara on the pier."),
+        ("Gulls.", "Gulls."),
+    ]
+
+
+def test_new_run_starts_from_the_projects_default_candidates(artist_client, scene_project):
+    scene_project.manifest_overrides = {
+        **scene_project.manifest_overrides,
+        "generation": {**scene_project.manifest_overrides["generation"], "candidates": 2},
+    }
+    scene_project.save()
+    body = artist_client.get(_url("run_new")).content.decode()
+    field = body.split('name="candidates"')[1].split(">")[0]
+    assert 'value="2"' in field and 'max="6"' in field
+
+
+def test_a_cast_error_is_shown_in_that_characters_row(artist_client, scene_project):
+    mara = create_character(project=scene_project, actor=None, name="Mara")
+    panel = scene_project.panels.get(key="harbor")
+    response = artist_client.post(
+        _url("panel", panel.pk),
+        {"title": "harbor", "aspect": "auto", f"c{mara.pk}_in": "on", f"c{mara.pk}_outfit": "999"},
+    )
+    assert response.status_code == 400
+    assert "Mara · Outfit: Select a valid choice." in response.content.decode()

@@ -164,3 +164,13 @@ def test_a_pasted_page_starts_after_the_existing_story(project, user):
     assert {p.page.position for p in new} == {2}
     plain = panels_from_script(project=project, actor=user, text="C.\n\nD.")
     assert {p.page.position for p in plain} == {2}  # no marker: the story's last page
+
+
+def test_a_panel_line_followed_by_lines_is_the_title_not_the_script(project, user):
+    script = "PANEL 1: Storm over the harbor\nWide shot. Mara stands on the pier.\nPANEL 2: Gulls."
+    first, second = panels_from_script(project=project, actor=None, text=script)
+    assert (first.title, first.script) == (
+        "Storm over the harbor",
+        "Wide shot. Mara stands on the pier.",
+    )
+    assert (second.title, second.script) == ("Gulls.", "Gulls.")
