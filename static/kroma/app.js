@@ -67,6 +67,21 @@
     else if (status === 403) { window.alert("This page is out of date or your session ended (403). Reload the page and try again; nothing was changed."); }
     else if (status === 404) { window.alert("That is no longer there (404): reload the page to see what changed."); }
   });
+  // Locking a style guide replaces its card: unsaved edits of its text would be lost silently.
+  document.body.addEventListener("input", function (event) {
+    var form = event.target.closest && event.target.closest("form.style-form");
+    if (form) { form.setAttribute("data-dirty", ""); }
+  });
+  document.body.addEventListener("htmx:confirm", function (event) {
+    var form = event.target.closest && event.target.closest("form");
+    if (!form || !/\/lock\/$/.test(form.getAttribute("action") || "")) { return; }
+    var card = form.closest(".style-guide");
+    if (!card || !card.querySelector("form.style-form[data-dirty]")) { return; }
+    event.preventDefault();
+    if (window.confirm("This guide's text has unsaved changes; locking discards them. Lock anyway?")) {
+      event.detail.issueRequest(true);
+    }
+  });
   // Forms answer 400 with their errors inline: let htmx swap them in.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.xhr.status === 400) { event.detail.shouldSwap = true; event.detail.isError = false; }

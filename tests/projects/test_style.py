@@ -647,3 +647,34 @@ def test_style_page_in_the_browser_at_three_widths(
     expect(card.locator(".badge-status")).to_have_text("draft")
     assert not StyleGuide.objects.get(pk=pencil.pk).is_locked
     assert violations == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_locking_with_unsaved_rules_asks_first(live_server, browser_page, project, make_png):
+    from playwright.sync_api import expect
+
+    guide = _guide(project, make_png)
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "artist")
+    page.fill("#id_password", "pw-artist-123")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}{_url('style', project)}")
+    card = page.locator("#guide-ink")
+    card.get_by_label("Rules").fill("Ink lines, no greys.")
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    card.get_by_role("button", name="Lock", exact=True).click()
+    expect(card.get_by_label("Rules")).to_have_value("Ink lines, no greys.")  # kept
+    guide.refresh_from_db()
+    assert not guide.is_locked and "unsaved changes" in asked[0]
+    card.get_by_role("button", name="Lock", exact=True).click()
+    expect(page.locator("#guide-ink .badge-status")).to_have_text("locked")
+    guide.refresh_from_db()
+    assert guide.is_locked and guide.rules == "Ink lines."
