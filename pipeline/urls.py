@@ -2,17 +2,26 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pipeline import lab_views, prompt_views, settings_views, story_views, views
+from pipeline import (
+    lab_views,
+    prompt_views,
+    run_list_views,
+    settings_views,
+    story_views,
+    views,
+)
 
 app_name = "pipeline"
 urlpatterns = [
     path("", views.home, name="home"),
     path("projects/", views.project_list, name="project_list"),
     path("projects/<slug:slug>/", views.dashboard, name="dashboard"),
+    path("projects/<slug:slug>/runs/", run_list_views.run_list, name="run_list"),
     path("projects/<slug:slug>/runs/new/", views.run_new, name="run_new"),
     path("projects/<slug:slug>/runs/<slug:uid>/", views.run_detail, name="run_detail"),
     path("projects/<slug:slug>/runs/<slug:uid>/confirm/", views.run_confirm, name="run_confirm"),
     path("projects/<slug:slug>/runs/<slug:uid>/cancel/", views.run_cancel, name="run_cancel"),
+    path("projects/<slug:slug>/runs/<slug:uid>/rename/", views.run_rename, name="run_rename"),
     path(
         "projects/<slug:slug>/runs/<slug:uid>/pick/<int:candidate_id>/",
         views.run_pick,

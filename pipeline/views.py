@@ -10,7 +10,13 @@ from django_htmx.http import HttpResponseStopPolling
 from kroma.lib.errors import UserError
 from pipeline.forms import RunForm
 from pipeline.models import ACTIVE_STATUSES, CostEvent, PostprocessJob, Run, RunCandidate
-from pipeline.services.runs import cancel_run, confirm_plan, override_selection, submit_run
+from pipeline.services.runs import (
+    cancel_run,
+    confirm_plan,
+    override_selection,
+    rename_run,
+    submit_run,
+)
 from pipeline.services.stats import project_cards, project_stats, recent_runs
 from projects.access import get_project_for_user
 from projects.forms import NewProjectForm
@@ -169,6 +175,18 @@ def run_confirm(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
         context = {**_run_context(dry), "confirm_error": str(exc)}
         return render(request, "pipeline/run_detail.html", context, status=400)
     return redirect("pipeline:run_detail", slug=dry.project.slug, uid=run.uid)
+
+
+@login_required
+@require_POST
+def run_rename(request: HttpRequest, slug: str, uid: str) -> HttpResponse:
+    run = _run_for_user(request, slug, uid)
+    try:
+        rename_run(run=run, user=request.user, name=request.POST.get("name", ""))
+    except UserError as exc:
+        context = {**_run_context(run), "rename_error": exc.message}
+        return render(request, "pipeline/run_detail.html", context, status=400)
+    return redirect("pipeline:run_detail", slug=run.project.slug, uid=run.uid)
 
 
 @login_required

@@ -37,6 +37,7 @@ class Run(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
     uid = models.CharField(max_length=40, unique=True, default=new_run_uid)
+    name = models.CharField(max_length=120, blank=True, help_text="The artist's name for it.")
     stage = models.CharField(max_length=12, choices=Stage.choices)
     mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.DRY)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)

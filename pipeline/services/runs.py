@@ -159,6 +159,24 @@ def _request_of(plan: Run) -> RunRequest:
     )
 
 
+def rename_run(*, run: Run, user: AbstractBaseUser | None, name: str) -> Run:
+    """Give a run (or a plan) a name of the artist's; empty clears it. Audited."""
+    name = " ".join((name or "").split())
+    if len(name) > 120:
+        raise UserError(f"{len(name)} characters; at most 120.", code="too_long", field="name")
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(name=name)
+        AuditEvent.objects.create(
+            project=run.project,
+            actor=user,
+            action="run.renamed",
+            target=run.uid,
+            data={"from": run.name, "to": name},
+        )
+    run.name = name
+    return run
+
+
 def cancel_run(*, run: Run, user: AbstractBaseUser | None) -> Run:
     """Queued jobs never start; running ones stop at their next step boundary."""
     with transaction.atomic():

@@ -51,7 +51,13 @@ def project_stats(project: Project) -> ProjectStats:
 
 def recent_runs(project: Project, limit: int = 10) -> list[Run]:
     """The newest runs with their job counts: the page of runs first, then one count query."""
-    runs = list(Run.objects.filter(project=project).order_by("-created_at")[:limit])
+    return attach_job_counts(
+        list(Run.objects.filter(project=project).order_by("-created_at")[:limit])
+    )
+
+
+def attach_job_counts(runs: list[Run]) -> list[Run]:
+    """Give each run its `job_count` and `jobs_done`, in one query for the whole list."""
     counts = {
         row["run_id"]: row
         for row in RunJob.objects.filter(run__in=[r.pk for r in runs])
