@@ -172,7 +172,13 @@ def asset_file(request: HttpRequest, slug: str, asset_id: int) -> FileResponse:
     storage = storage_for(asset.project)
     if not storage.exists(asset.path):
         raise Http404("The asset's file is missing from storage.")
-    response = FileResponse(storage.open(asset.path, "rb"), content_type=asset.mime)
+    download = request.GET.get("download") == "1"
+    response = FileResponse(
+        storage.open(asset.path, "rb"),
+        content_type=asset.mime,
+        as_attachment=download,
+        filename=asset.download_name if download else None,
+    )
     response["Cache-Control"] = "private, max-age=86400, immutable"
     return response
 

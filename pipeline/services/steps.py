@@ -255,7 +255,13 @@ def _register_candidate_asset(
             "height": image.height,
             "mime": "image/png",
             "title": f"{ctx.run.uid} {ctx.job.scene_key} {path[-6:-4]}",
-            "metadata": {"run": ctx.run.uid, "job": ctx.job.index},
+            "metadata": {
+                "run": ctx.run.uid,
+                "job": ctx.job.index,
+                "panel": ctx.job.scene_key,
+                "stage": ctx.run.stage,
+                "candidate": int(path.rsplit("/c", 1)[1].removesuffix(".png")),
+            },
         },
     )
     source_id = ctx.job.input_asset_id

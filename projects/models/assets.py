@@ -62,6 +62,26 @@ class Asset(ProjectOwned):
     def thumbnail_url(self) -> str:
         return reverse("projects:asset_thumb", args=[self.project.slug, self.pk])
 
+    def download_url(self) -> str:
+        return f"{self.get_absolute_url()}?download=1"
+
+    @property
+    def download_name(self) -> str:
+        """A readable file name: `<project>_<panel>_<stage>_c<n>.png` for a run's candidate,
+        else `<project>_<original name or title>.<ext>`."""
+        from pathlib import PurePosixPath
+
+        from django.utils.text import slugify
+
+        meta = self.metadata or {}
+        ext = PurePosixPath(self.path).suffix or ".png"
+        if meta.get("panel") and meta.get("stage") and meta.get("candidate") is not None:
+            parts = [meta["panel"], meta["stage"], f"c{meta['candidate']}"]
+        else:
+            parts = [PurePosixPath(str(meta.get("original_name") or self.title)).stem]
+        name = "_".join(slugify(str(p)) for p in [self.project.slug, *parts] if slugify(str(p)))
+        return f"{name or f'asset-{self.pk}'}{ext}"
+
 
 class AssetLink(ProjectOwned):
     class Relation(models.TextChoices):

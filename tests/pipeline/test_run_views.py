@@ -174,3 +174,22 @@ def test_run_page_counts_scenes_done(artist_client, scene_project, user):
         reverse("pipeline:run_detail", args=["noir_city", run.uid])
     ).content.decode()
     assert '<div class="value">1/3</div>' in body
+
+
+def test_downloads_have_readable_names(artist_client, scene_project, user):
+    from pipeline.models import RunCandidate
+    from tests.conftest import local_run
+
+    run = local_run(scene_project, user, panels=["alley"], candidates=2)
+    candidate = RunCandidate.objects.filter(job__run=run).order_by("index").last()
+    url = reverse("projects:asset_file", args=["noir_city", candidate.asset_id])
+    response = artist_client.get(url, {"download": "1"})
+    assert response["Content-Disposition"] == (
+        'attachment; filename="noir_city_alley_style_c1.png"'
+    )
+    assert "attachment" not in artist_client.get(url).get("Content-Disposition", "")
+    base = scene_project.panels.get(key="alley").base_asset  # an upload: its own name
+    response = artist_client.get(
+        reverse("projects:asset_file", args=["noir_city", base.pk]), {"download": "1"}
+    )
+    assert response["Content-Disposition"].endswith('filename="noir_city_alley.png"')
