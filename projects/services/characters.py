@@ -11,13 +11,13 @@ from django.utils.text import slugify
 from kroma.lib.errors import UserError
 from projects.models import (
     Asset,
-    AuditEvent,
     Character,
     Outfit,
     Project,
     ReferenceSet,
     ReferenceSetItem,
 )
+from projects.services.records import audit
 from projects.services.references import add_references
 
 CHARACTER_LIMITS = {"name": 120, "description": 4000, "continuity_notes": 2000}
@@ -39,10 +39,6 @@ def _clean(fields: dict[str, Any], limits: dict[str, int]) -> dict[str, str]:
     if "name" in clean and not clean["name"]:
         raise UserError("Give it a name.", code="required", field="name")
     return clean
-
-
-def _audit(project: Project, actor: AbstractBaseUser | None, action: str, target: str, **data):
-    AuditEvent.objects.create(project=project, actor=actor, action=action, target=target, data=data)
 
 
 def _free_slug(project: Project, name: str) -> str:
@@ -83,7 +79,7 @@ def create_character(
         character = Character.objects.create(
             project=project, slug=_free_slug(project, clean["name"]), **clean
         )
-        _audit(project, actor, "character.created", character.slug, character=character.pk)
+        audit(project, actor, "character.created", character.slug, character=character.pk)
     return character
 
 
@@ -100,9 +96,7 @@ def update_character(
         setattr(character, name, value)
     with transaction.atomic():
         character.save(update_fields=list(changed))
-        _audit(
-            character.project, actor, "character.changed", character.slug, fields=sorted(changed)
-        )
+        audit(character.project, actor, "character.changed", character.slug, fields=sorted(changed))
     return character
 
 
@@ -121,7 +115,7 @@ def delete_character(*, character: Character, actor: AbstractBaseUser | None) ->
                 "asset_id", flat=True
             )
         )
-        _audit(
+        audit(
             character.project,
             actor,
             "character.deleted",
@@ -159,7 +153,7 @@ def create_character_with_sheets(
         )
     except Exception:
         with transaction.atomic():
-            _audit(
+            audit(
                 project,
                 actor,
                 "character.deleted",
@@ -204,7 +198,7 @@ def remove_reference(
             )
         target = character.slug if outfit is None else f"{character.slug}/{outfit.name}"
         item.delete()
-        _audit(
+        audit(
             character.project,
             actor,
             "character.sheet_removed",
@@ -223,7 +217,7 @@ def add_outfit(
     try:
         with transaction.atomic():
             outfit = Outfit.objects.create(character=character, **clean)
-            _audit(character.project, actor, "outfit.created", f"{character.slug}/{outfit.name}")
+            audit(character.project, actor, "outfit.created", f"{character.slug}/{outfit.name}")
     except IntegrityError:
         raise UserError(
             f"{character.name} already has an outfit named {clean['name']}.", field="name"
@@ -243,7 +237,7 @@ def update_outfit(*, outfit: Outfit, actor: AbstractBaseUser | None, **fields: A
     try:
         with transaction.atomic():
             outfit.save(update_fields=list(changed))
-            _audit(
+            audit(
                 outfit.character.project,
                 actor,
                 "outfit.changed",
@@ -260,7 +254,7 @@ def update_outfit(*, outfit: Outfit, actor: AbstractBaseUser | None, **fields: A
 def delete_outfit(*, outfit: Outfit, actor: AbstractBaseUser | None) -> None:
     """Delete an outfit; casts that wore it keep the character without an outfit."""
     with transaction.atomic():
-        _audit(
+        audit(
             outfit.character.project,
             actor,
             "outfit.deleted",

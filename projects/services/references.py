@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max, QuerySet
 
 from kroma.lib.errors import UserError
 from kroma.lib.images import clean_image
@@ -21,6 +20,7 @@ from projects.models import (
     StyleGuide,
 )
 from projects.services.assets import store_clean_image
+from projects.services.records import next_position
 from projects.services.story import panels_from_uploads
 from projects.services.style import file_style_references
 
@@ -30,10 +30,6 @@ KINDS = {
     "character": Asset.Kind.CHARACTER_REF,
 }
 MAX_FILES = 30
-
-
-def _next_position(queryset: QuerySet) -> int:
-    return (queryset.aggregate(top=Max("position"))["top"] or 0) + 1
 
 
 def add_references(
@@ -136,5 +132,5 @@ def _file_in_reference_set(
         ReferenceSetItem.objects.get_or_create(
             reference_set=ref_set,
             asset=asset,
-            defaults={"position": _next_position(ref_set.items.all())},
+            defaults={"position": next_position(ref_set.items.all())},
         )

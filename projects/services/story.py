@@ -14,13 +14,11 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max
 from django.utils.text import slugify
 
 from kroma.lib.errors import UserError
 from projects.models import (
     Asset,
-    AuditEvent,
     CastMember,
     Chapter,
     Character,
@@ -30,6 +28,7 @@ from projects.models import (
     Project,
     aspect_for,
 )
+from projects.services.records import audit, next_position
 
 MAX_PANELS_PER_PASTE = 200
 PANEL_FIELDS = ("title", "script", "shot", "camera", "aspect", "base_asset")
@@ -37,16 +36,6 @@ CAST_FIELDS = ("pose", "expression", "notes")
 _MARKER = re.compile(
     r"^\s*(panel|page|chapter)\s*(\d+)\s*(?:[:.)\-\u2013\u2014]\s*(.*))?$", re.IGNORECASE
 )
-
-
-def _audit(project: Project, actor: AbstractBaseUser | None, action: str, target: str, **data: Any):
-    AuditEvent.objects.create(
-        project=project, actor=actor, action=action, target=target[:200], data=data
-    )
-
-
-def _next(queryset: Any) -> int:
-    return (queryset.aggregate(top=Max("position"))["top"] or 0) + 1
 
 
 def _limit(value: str, field: str, size: int) -> str:
@@ -80,9 +69,9 @@ def add_chapter(*, project: Project, actor: AbstractBaseUser | None, title: str 
     title = _limit(title, "title", 120)
     with transaction.atomic():
         chapter = Chapter.objects.create(
-            project=project, title=title, position=_next(project.chapters.all())
+            project=project, title=title, position=next_position(project.chapters.all())
         )
-        _audit(project, actor, "story.chapter_added", str(chapter), chapter=chapter.pk)
+        audit(project, actor, "story.chapter_added", str(chapter), chapter=chapter.pk)
     return chapter
 
 
@@ -94,9 +83,9 @@ def add_page(
         if chapter.project_id != project.pk:
             raise UserError("Choose a chapter of this project.", field="chapter")
         page = Page.objects.create(
-            project=project, chapter=chapter, position=_next(chapter.pages.all())
+            project=project, chapter=chapter, position=next_position(chapter.pages.all())
         )
-        _audit(project, actor, "story.page_added", f"{chapter} / {page}", page=page.pk)
+        audit(project, actor, "story.page_added", f"{chapter} / {page}", page=page.pk)
     return page
 
 
@@ -160,10 +149,10 @@ def create_panel(
             project=project,
             page=page,
             key=key or panel_key(project, fields["title"]),
-            position=_next(page.panels.all()),
+            position=next_position(page.panels.all()),
             **fields,
         )
-        _audit(project, actor, "story.panel_added", panel.key, panel=panel.pk)
+        audit(project, actor, "story.panel_added", panel.key, panel=panel.pk)
     return panel
 
 
@@ -176,7 +165,7 @@ def update_panel(*, panel: Panel, actor: AbstractBaseUser | None, **fields: Any)
         setattr(panel, name, value)
     with transaction.atomic():
         panel.save(update_fields=[*changed, "updated_at"])
-        _audit(panel.project, actor, "story.panel_changed", panel.key, fields=sorted(changed))
+        audit(panel.project, actor, "story.panel_changed", panel.key, fields=sorted(changed))
     return panel
 
 
@@ -310,7 +299,7 @@ def panels_from_script(
                 else:
                     target = add_page(project=project, actor=actor, chapter=target.chapter)
             marks = (item.chapter, item.page)
-            number = _next(target.panels.all())
+            number = next_position(target.panels.all())
             panel = create_panel(
                 project=project,
                 actor=actor,
@@ -327,7 +316,7 @@ def panels_from_script(
                 ],
             )
             panels.append(panel)
-        _audit(project, actor, "story.script_pasted", f"{len(panels)} panels", count=len(panels))
+        audit(project, actor, "story.script_pasted", f"{len(panels)} panels", count=len(panels))
     return panels
 
 
@@ -364,14 +353,14 @@ def move_panel(
         for n, sibling in enumerate(siblings, start=1):
             sibling.position = n
         Panel.objects.bulk_update(siblings, ["page", "position"])
-        _audit(panel.project, actor, "story.panel_moved", panel.key, page=target.pk, to=index + 1)
+        audit(panel.project, actor, "story.panel_moved", panel.key, page=target.pk, to=index + 1)
     return panel
 
 
 def delete_panel(*, panel: Panel, actor: AbstractBaseUser | None) -> None:
     """Delete the panel; its images (base, candidates, outputs) stay in the project's assets."""
     with transaction.atomic():
-        _audit(
+        audit(
             panel.project,
             actor,
             "story.panel_deleted",
@@ -411,7 +400,7 @@ def set_cast(
         panel.cast.all().delete()
         CastMember.objects.bulk_create(rows)
         if actor is not None:
-            _audit(
+            audit(
                 panel.project,
                 actor,
                 "story.cast_changed",
