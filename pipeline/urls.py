@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from pipeline import (
+    export_urls,
     lab_views,
     prompt_views,
+    report_urls,
+    review_urls,
     run_list_views,
     settings_views,
     story_views,
@@ -84,6 +87,9 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/prompts/save/", prompt_views.prompts_save, name="prompts_save"),
     path("projects/<slug:slug>/prompts/reset/", prompt_views.prompts_reset, name="prompts_reset"),
+    path("projects/<slug:slug>/", include(review_urls)),
+    path("projects/<slug:slug>/", include(report_urls)),
+    path("projects/<slug:slug>/", include(export_urls)),
     path("lab/", lab_views.lab, name="lab"),
     path("lab/<uuid:job_id>/", lab_views.lab_job, name="lab_job"),
     path("lab/<uuid:job_id>/files/<str:name>", lab_views.lab_file, name="lab_file"),

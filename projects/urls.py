@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from projects import character_urls, style_views, views
+from projects import asset_urls, character_urls, style_views, views
 
 app_name = "projects"
 urlpatterns = [
@@ -42,9 +42,7 @@ urlpatterns = [
         style_views.unlock_guide,
         name="style_unlock",
     ),
-    path("projects/<slug:slug>/assets/", views.asset_list, name="asset_list"),
-    path("projects/<slug:slug>/assets/<int:asset_id>/file", views.asset_file, name="asset_file"),
-    path("projects/<slug:slug>/assets/<int:asset_id>/thumb", views.asset_thumb, name="asset_thumb"),
+    path("projects/<slug:slug>/assets/", include(asset_urls)),
     path("projects/<slug:slug>/soon/<slug:feature>/", views.coming_soon, name="project_soon"),
     path("soon/<slug:feature>/", views.coming_soon, name="soon"),
 ]

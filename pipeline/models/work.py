@@ -10,70 +10,16 @@ from django.db import models
 from django.utils import timezone
 
 from projects.models import Asset, Project
+from projects.models.work_item import (  # noqa: F401 (the engine's names, re-exported)
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    WorkItem,
+    WorkStatus,
+)
 
 # The step rows' item_type of each kind of work item.
 RUN_JOB, LAB_JOB, POSTPROCESS_JOB = "run_job", "lab_job", "postprocess_job"
-
-
-class WorkStatus(models.TextChoices):
-    PLANNED = "planned", "Planned (dry run)"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-    ERRORED = "errored", "Errored"
-    CANCELED = "canceled", "Canceled"
-
-
-ACTIVE_STATUSES = (WorkStatus.QUEUED, WorkStatus.RUNNING)
-FINAL_STATUSES = (WorkStatus.DONE, WorkStatus.FAILED, WorkStatus.ERRORED, WorkStatus.CANCELED)
-
-
-class WorkItem(models.Model):
-    """One unit of work. Its row is the truth; django-q2 only delivers it.
-
-    `failed` is an expected end with a user-facing message and a stable code; `errored` is a bug,
-    with the traceback kept for staff. `locked_by` is host:pid:thread of the worker holding the
-    lease; a lease that is not renewed (heartbeat) expires and another worker takes the item.
-    """
-
-    Status = WorkStatus
-
-    status = models.CharField(max_length=10, choices=WorkStatus.choices, default="queued")
-    step = models.CharField(max_length=30, blank=True, help_text="Step running or last started.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    max_attempts = models.PositiveSmallIntegerField(default=3)
-    locked_by = models.CharField(max_length=100, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    error_code = models.CharField(max_length=40, blank=True)
-    error = models.TextField(blank=True)
-    traceback = models.TextField(blank=True, help_text="For errored items; shown to staff only.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    @property
-    def waiting_for(self) -> str:
-        """What the running item waits for, in words ("loading the upscale model…"), or ''."""
-        from pipeline.postprocess.sessions import waiting_text
-
-        return waiting_text(self.step) if self.status == WorkStatus.RUNNING else ""
-
-    @property
-    def step_label(self) -> str:
-        """The step shown on pages: what it waits for while it waits, else its name."""
-        return self.waiting_for or self.step
+EXPORT_JOB = "export"
 
 
 class StepRun(models.Model):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
 from projects.models.base import Project, ProjectOwned, _same_project
+from projects.models.work_item import WorkItem
 
 
 class Asset(ProjectOwned):
@@ -31,10 +33,21 @@ class Asset(ProjectOwned):
     height = models.PositiveIntegerField()
     mime = models.CharField(max_length=40)
     metadata = models.JSONField(default=dict, blank=True)
+    rating = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="The artist's rating, 1-5; ranking's tie-breaker after QA.",
+    )
+    rejected = models.BooleanField(default=False, help_text="Rejected by the artist.")
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="asset_rating_1_to_5",
+            ),
             # References and uploads are stored once per content; run outputs are one row per
             # output (two candidates may have the same bytes, and each is archived on its own).
             models.UniqueConstraint(
@@ -113,24 +126,34 @@ class AssetLink(ProjectOwned):
             _same_project(self, self.target, "target")
 
 
-class ProjectExport(ProjectOwned):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+class ProjectExport(WorkItem):
+    """One export of a project (a zip, a CBZ or a PDF), made in the worker: a work item whose
+    file is downloadable once it is done. `progress` is {done, total, what} while it runs."""
+
+    step_item_type = "export"  # pipeline.models.work.EXPORT_JOB
+
+    class Kind(models.TextChoices):
+        ZIP = "zip", "Zip (final images, run logs, manifest, recipes)"
+        CBZ = "cbz", "CBZ (comic book archive of the pages)"
+        PDF = "pdf", "PDF (the pages, print-ready)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    path = models.CharField(max_length=500, blank=True)
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.ZIP)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="What to export and how (pages, print size, dpi)."
+    )
+    progress = models.JSONField(default=dict, blank=True)
+    path = models.CharField(max_length=500, blank=True, help_text="The file, in project storage.")
+    file_name = models.CharField(max_length=200, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
     manifest = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["project", "-created_at"], name="export_project_recent")]
 
     def __str__(self) -> str:
-        return f"export {self.pk} ({self.status})"
+        return f"{self.kind} export {self.pk} ({self.status})"

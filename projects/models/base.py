@@ -57,6 +57,25 @@ class Project(models.Model):
     manifest_overrides = models.JSONField(
         default=dict, blank=True, help_text="Per-project overrides of settings/manifest.json."
     )
+    monthly_budget_usd = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Most the project may spend in a calendar month (UTC); empty: no limit.",
+    )
+    run_cap_usd = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Most one run may spend; empty: no cap.",
+    )
+    layout = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Page layout and print settings: gutter_mm, margin_mm, bleed_mm, page size, dpi.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -55,11 +55,25 @@ class Chapter(ProjectOwned):
         return self.title or f"Chapter {self.position}"
 
 
+class Layout(models.TextChoices):
+    """Page layout presets, filled by the page's panels in reading order."""
+
+    AUTO = "auto", "Automatic (by panel count)"
+    FULL = "full", "Full page"
+    TIERS_2 = "tiers2", "2 tiers"
+    TIERS_3 = "tiers3", "3 tiers"
+    GRID_2X3 = "grid2x3", "2 x 3 grid"
+    SPLASH_STRIP = "splash_strip", "Splash + strip"
+
+
 class Page(ProjectOwned):
+    Layout = Layout
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pages")
     chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="pages")
     position = models.PositiveIntegerField(default=1)
     title = models.CharField(max_length=120, blank=True)
+    layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.AUTO)
 
     class Meta:
         ordering = ["position", "id"]

@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 from pipeline.models import LabJob, RunJob, StepRun
 from pipeline.runlog import build_run_log
 
-BEFORE = [("pipeline", "0004_lab_started_at")]
+BEFORE = [("projects", "0004_one_stage_list"), ("pipeline", "0004_lab_started_at")]
 
 # What main wrote into RunJob.details for a done job, a failed one and one that crashed.
 DONE = {

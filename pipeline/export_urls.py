@@ -1,0 +1,5 @@
+"""URLs under /projects/<slug>/ for the export pages (included by pipeline.urls)."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
