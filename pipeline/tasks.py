@@ -62,3 +62,10 @@ def postprocess_task(item_id: int) -> str:
 
     item = run_pass(item_id)
     return item.status if item else "nothing to claim"
+
+
+def export_task(export_id: int) -> str:
+    from pipeline.services.exports import run_export
+
+    export = run_export(export_id)
+    return export.status if export else "nothing to claim"

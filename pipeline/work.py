@@ -9,9 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline import engine
-from pipeline.models import LAB_JOB, POSTPROCESS_JOB, RUN_JOB, LabJob, PostprocessJob, Run, RunJob
-from pipeline.services import execute, lab, steps
+from pipeline.models import (
+    LAB_JOB,
+    POSTPROCESS_JOB,
+    RUN_JOB,
+    LabJob,
+    PostprocessJob,
+    Run,
+    RunJob,
+)
+from pipeline.models.work import EXPORT_JOB
+from pipeline.services import execute, exports, lab, steps
 from pipeline.services import postprocess as pp
+from projects.models import ProjectExport
 
 RUN_JOBS = engine.WorkType(
     name=RUN_JOB,
@@ -47,8 +57,17 @@ POSTPROCESS_JOBS = engine.WorkType(
     select_related=("job__run__project__storage",),
 )
 
+EXPORT_JOBS = engine.WorkType(
+    name=EXPORT_JOB,
+    model=ProjectExport,
+    steps=lambda: [engine.FnStep("build", exports.build_step)],
+    context=exports.ExportContext,
+    requeue=lambda items: [exports.enqueue_export(item) for item in items],
+    select_related=("project__storage",),
+)
+
 WORK_TYPES: dict[str, engine.WorkType] = {
-    work.name: work for work in (RUN_JOBS, LAB_JOBS, POSTPROCESS_JOBS)
+    work.name: work for work in (RUN_JOBS, LAB_JOBS, POSTPROCESS_JOBS, EXPORT_JOBS)
 }
 
 
