@@ -10,6 +10,7 @@ from PIL import Image
 
 from pipeline.postprocess.base import Artifact
 from pipeline.postprocess.pixels import sha256
+from pipeline.recipes import derived_recipe, with_recipe
 from projects.models import Asset, AssetLink, Project
 from projects.storage import read_file, storage_for, write_file_atomic
 
@@ -35,6 +36,10 @@ class ProjectOutputs:
 
     def save(self, step: str, key: str, data: bytes, source: Artifact, notes: dict) -> Artifact:
         path = derived_path(step, key)
+        recipe = derived_recipe(source.ref, step, key)
+        if recipe:  # the source's recipe, plus this step, in the file and on the row
+            data = with_recipe(data, recipe)
+            notes = {**notes, "recipe": recipe}
         write_file_atomic(self.project, path, data)
         with Image.open(io.BytesIO(data)) as image:
             width, height, mode = image.width, image.height, image.mode

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from pipeline import paths
+from pipeline import paths, recipes
 from pipeline.config import GENERATION_RULES, OUTPUT_GUARD_RULES
 from pipeline.engine import end_step, start_step, step_rows
 from pipeline.errors import ProviderError, QAFailed
@@ -242,7 +242,7 @@ def generate(ctx: JobContext) -> None:
 
 
 def _register_candidate_asset(
-    ctx: JobContext, path: str, data: bytes, image: Image.Image, digest: str
+    ctx: JobContext, path: str, data: bytes, image: Image.Image, digest: str, recipe: dict
 ) -> Asset:
     asset, _ = Asset.objects.get_or_create(
         project=ctx.project,
@@ -261,6 +261,7 @@ def _register_candidate_asset(
                 "panel": ctx.job.scene_key,
                 "stage": ctx.run.stage,
                 "candidate": int(path.rsplit("/c", 1)[1].removesuffix(".png")),
+                "recipe": recipe,
             },
         },
     )
@@ -278,6 +279,7 @@ def _register_candidate_asset(
 
 def qa(ctx: JobContext) -> None:
     guard = ctx.run.manifest_snapshot["output_guard"]
+    base = None  # the job's recipe, read once for all its candidates
     for index in range(ctx.run.candidates_per_job):
         path = paths.candidate_path(ctx.run, ctx.job.index, index)
         existing = RunCandidate.objects.filter(job=ctx.job, index=index).first()
@@ -294,9 +296,16 @@ def qa(ctx: JobContext) -> None:
             raise ProviderError(f"candidate {index} is not a readable image ({exc})") from None
         result = check_image(image, guard, requested_size=requested_size(ctx))
         ctx.results[index] = result
+        if base is None:
+            base = recipes.job_recipe(ctx.run, ctx.job)
+        recipe = recipes.candidate_recipe(base, index, result.as_dict())
+        stamped = recipes.with_recipe(data, recipe)  # the same pixels, plus its recipe chunk
+        if stamped != data:
+            write_file_atomic(ctx.project, path, stamped)
+            data = stamped
         digest = hashlib.sha256(data).hexdigest()  # decoded, checked and hashed before writing
         with transaction.atomic():
-            asset = _register_candidate_asset(ctx, path, data, image, digest)
+            asset = _register_candidate_asset(ctx, path, data, image, digest, recipe)
             candidate, _ = RunCandidate.objects.update_or_create(
                 job=ctx.job,
                 index=index,

@@ -16,7 +16,7 @@ from pipeline.services.execute import execute_run
 from pipeline.services.plan import plan_run
 from pipeline.services.runs import cancel_run, submit_run
 from projects.models import Asset, ProjectSecret
-from projects.services.assets import store_image
+from projects.services.assets import read_asset_bytes, store_image
 from projects.services.story import panels_from_uploads
 from tests.conftest import FAST_RETRIES, local_run
 
@@ -281,7 +281,10 @@ def test_identical_outputs_of_two_runs_stay_separate_assets(scene_project, user)
     )
     a = RunCandidate.objects.get(job__run=first).asset
     b = RunCandidate.objects.get(job__run=second).asset
-    assert a.sha256 == b.sha256 and a.pk != b.pk
+    # The same pixels; each file carries its own run's recipe, and each is its own asset.
+    pixels = [Image.open(io.BytesIO(read_asset_bytes(x))).tobytes() for x in (a, b)]
+    assert pixels[0] == pixels[1] and a.pk != b.pk
+    assert a.metadata["recipe"]["run"] == first.uid and b.metadata["recipe"]["run"] == second.uid
     assert a.path.startswith(f"runs/{first.uid}/") and b.path.startswith(f"runs/{second.uid}/")
 
 
