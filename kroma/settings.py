@@ -203,8 +203,9 @@ SCRATCH_ROOT = envpath("KROMA_SCRATCH_ROOT", VAR_DIR / "scratch")
 
 # Project files live under var/projects/<slug>/ unless the project stores them on S3.
 PROJECTS_ROOT = envpath("KROMA_PROJECTS_ROOT", VAR_DIR / "projects")
-# Uploads above this many pixels are refused before they are decoded.
-MAX_IMAGE_PIXELS = envint("KROMA_MAX_IMAGE_PIXELS", "40000000")
+# Uploads above this many pixels are refused before they are decoded; the default admits a
+# 600-dpi 11x17 inch page (6600x10200 = 67.3 MP).
+MAX_IMAGE_PIXELS = envint("KROMA_MAX_IMAGE_PIXELS", "80000000")
 # Post-processing outputs (an x4 upscale) may be larger than uploads, up to this.
 MAX_OUTPUT_PIXELS = envint("KROMA_MAX_OUTPUT_PIXELS", "120000000")
 MAX_UPLOAD_BYTES = envint("KROMA_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024))

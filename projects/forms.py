@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 
 from kroma.lib.errors import UserError
-from projects.models import Asset, Project, slug_validator
+from projects.models import Project, slug_validator
 from projects.services.projects import new_project_slug
 
 
@@ -40,13 +40,6 @@ class StoryForm(forms.ModelForm):
             "setting": forms.Textarea(attrs={"rows": 3}),
             "notes": forms.Textarea(attrs={"rows": 4}),
         }
-
-
-class AssetFilterForm(forms.Form):
-    """GET filters of the asset list, validated like any input."""
-
-    kind = forms.ChoiceField(choices=[("", "All kinds"), *Asset.Kind.choices], required=False)
-    page = forms.IntegerField(min_value=1, required=False)
 
 
 class ReferenceUploadForm(forms.Form):

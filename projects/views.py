@@ -1,30 +1,22 @@
 from __future__ import annotations
 
-import io
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.base import ContentFile
-from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
-from PIL import Image
 
 from kroma.lib.errors import UserError
 from projects.access import get_project_for_user
-from projects.forms import AssetFilterForm, NewProjectForm, ReferenceUploadForm, StoryForm
+from projects.forms import NewProjectForm, ReferenceUploadForm, StoryForm
 from projects.models import Asset, Project, ReferenceSetItem, StyleReference
 from projects.services.characters import create_character_with_sheets
 from projects.services.projects import create_project, update_story
 from projects.services.references import add_references
-from projects.storage import storage_for
-
-THUMB_SIZE = 320
 
 COMING_SOON = {
     "copilot": ("Copilot", "Ask for a run in plain words and confirm it with one click."),
@@ -161,47 +153,6 @@ def edit_story(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, template, {"project": project, "form": form}, status=status)
 
 
-def _asset_for_user(request: HttpRequest, slug: str, asset_id: int) -> Asset:
-    project = get_project_for_user(request.user, slug)
-    return get_object_or_404(Asset.objects.select_related("project"), project=project, pk=asset_id)
-
-
-@login_required
-def asset_file(request: HttpRequest, slug: str, asset_id: int) -> FileResponse:
-    asset = _asset_for_user(request, slug, asset_id)
-    storage = storage_for(asset.project)
-    if not storage.exists(asset.path):
-        raise Http404("The asset's file is missing from storage.")
-    download = request.GET.get("download") == "1"
-    response = FileResponse(
-        storage.open(asset.path, "rb"),
-        content_type=asset.mime,
-        as_attachment=download,
-        filename=asset.download_name if download else None,
-    )
-    response["Cache-Control"] = "private, max-age=86400, immutable"
-    return response
-
-
-@login_required
-def asset_thumb(request: HttpRequest, slug: str, asset_id: int) -> HttpResponse:
-    """A WebP thumbnail, made once and kept beside the assets (thumbs/<sha256>.webp)."""
-    asset = _asset_for_user(request, slug, asset_id)
-    storage = storage_for(asset.project)
-    thumb_path = f"thumbs/{asset.sha256}_{THUMB_SIZE}.webp"
-    if not storage.exists(thumb_path):
-        if not storage.exists(asset.path):
-            raise Http404("The asset's file is missing from storage.")
-        with storage.open(asset.path, "rb") as fh, Image.open(fh) as image:
-            image.thumbnail((THUMB_SIZE, THUMB_SIZE))
-            out = io.BytesIO()
-            image.save(out, "WEBP", quality=82)
-        storage.save(thumb_path, ContentFile(out.getvalue()))
-    response = FileResponse(storage.open(thumb_path, "rb"), content_type="image/webp")
-    response["Cache-Control"] = "private, max-age=86400, immutable"
-    return response
-
-
 @login_required
 def coming_soon(request: HttpRequest, feature: str, slug: str | None = None) -> HttpResponse:
     if feature not in COMING_SOON:
@@ -213,31 +164,3 @@ def coming_soon(request: HttpRequest, feature: str, slug: str | None = None) -> 
         "projects/coming_soon.html",
         {"project": project, "feature": feature, "title": title, "blurb": blurb},
     )
-
-
-ASSETS_PER_PAGE = 48
-
-
-@login_required
-def asset_list(request: HttpRequest, slug: str) -> HttpResponse:
-    """Every image of a project, newest first, filterable by kind."""
-    project = get_project_for_user(request.user, slug)
-    form = AssetFilterForm(request.GET or None)
-    kind, page_number = "", 1
-    if form.is_valid():
-        kind, page_number = form.cleaned_data["kind"], form.cleaned_data["page"] or 1
-    assets = project.assets.order_by("-created_at", "-id")
-    if kind:
-        assets = assets.filter(kind=kind)
-    page = Paginator(assets, ASSETS_PER_PAGE).get_page(page_number)
-    counts = dict(project.assets.values_list("kind").annotate(n=Count("id")))
-    kinds = [(value, label, counts.get(value, 0)) for value, label in Asset.Kind.choices]
-    context = {
-        "project": project,
-        "page": page,
-        "kind": kind,
-        "kinds": kinds,
-        "nav": "assets",
-        "total": sum(counts.values()),
-    }
-    return render(request, "projects/asset_list.html", context)

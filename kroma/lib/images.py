@@ -1,10 +1,11 @@
 """Validate image bytes by their content and re-encode them; never trust a file name.
 
-An image is accepted only if Pillow recognises it as PNG, JPEG or WebP, the file name's
-extension (when there is one) agrees with the content, its pixel count is under the cap
-(checked from the header, before any decoding), and it decodes completely. It is then
-re-encoded, which drops anything that is not the picture (trailing bytes, most metadata)
-and applies the EXIF orientation.
+An image is accepted only if Pillow recognises it as PNG, JPEG, WebP or TIFF, its pixel count is
+under the cap (checked from the header, before any decoding), and it decodes completely. The
+content decides the format: a JPEG named `.png` is stored as the JPEG it is, with a note saying
+so; a TIFF is stored as a lossless PNG (browsers do not show TIFF). It is then re-encoded, which
+drops anything that is not the picture (trailing bytes, most metadata) and applies the EXIF
+orientation.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import io
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import PurePath
 
@@ -23,7 +24,18 @@ from kroma.lib.errors import UserError
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
-EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+EXTENSION_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+READABLE_FORMATS = {*ALLOWED_FORMATS, "TIFF"}
+STORED_AS = {"TIFF": "PNG"}  # formats accepted but kept as another (lossless) one
+# Our cap is checked from the header right after opening, so Pillow's bomb warning is silenced;
+# its hard refusal (above twice Image.MAX_IMAGE_PIXELS, ~179 MP) still applies to any cap.
 
 
 class ImageRejectedError(UserError, ValueError):
@@ -41,6 +53,7 @@ class CleanImage:
     width: int
     height: int
     mode: str
+    notes: tuple[str, ...] = ()
 
     @cached_property
     def sha256(self) -> str:
@@ -54,23 +67,17 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
         raise ImageRejectedError(f"{label} is empty.")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise _too_many_pixels(label, declared_pixels(str(exc)), max_pixels) from None
     except UnidentifiedImageError:
         raise ImageRejectedError(
-            f"{label} is not an image Kroma can read (PNG, JPEG or WebP expected)."
+            f"{label} is not an image Kroma can read (PNG, JPEG, WebP or TIFF expected)."
         ) from None
-    if image.format not in ALLOWED_FORMATS:
+    if image.format not in READABLE_FORMATS:
         raise ImageRejectedError(
-            f"{label} is a {image.format} image; only PNG, JPEG and WebP are accepted."
-        )
-    suffix = PurePath(name).suffix.lower() if name else ""
-    if suffix and EXTENSION_FORMATS.get(suffix) != image.format:
-        raise ImageRejectedError(
-            f"{label} contains a {image.format} image but its name ends in {suffix}; "
-            f"rename it to .{EXTENSIONS[image.format]} if that is what it is."
+            f"{label} is a {image.format} image; only PNG, JPEG, WebP and TIFF are accepted."
         )
     width, height = image.size
     if width < 1 or height < 1:
@@ -96,25 +103,57 @@ def _too_many_pixels(
 
 
 def clean_image(data: bytes, *, name: str = "", max_pixels: int) -> CleanImage:
-    """Decode `data` fully and re-encode it; raise ImageRejectedError with a clear reason."""
+    """Decode `data` fully and re-encode it; raise ImageRejectedError with a clear reason.
+
+    The content decides the format; `notes` say where it differs from what the name claims.
+    """
     image = _open_checked(data, name, max_pixels)
-    fmt = image.format
-    assert fmt is not None
+    found = image.format
+    assert found is not None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
             image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageRejectedError(
             f"{name or 'the upload'} is damaged or truncated and cannot be decoded ({exc})."
         ) from None
-    if fmt == "PNG" and len(data) > 24 and data[24] == 16:
+    fmt = STORED_AS.get(found, found)
+    notes = _format_notes(name, found, fmt)
+    if fmt == "PNG" and found == "PNG" and len(data) > 24 and data[24] == 16:
         # Pillow would reduce 16-bit colour to 8 bits: keep the decoded-and-checked original.
         return CleanImage(
-            data, fmt, ALLOWED_FORMATS[fmt], EXTENSIONS[fmt], image.width, image.height, image.mode
+            data,
+            fmt,
+            ALLOWED_FORMATS[fmt],
+            EXTENSIONS[fmt],
+            image.width,
+            image.height,
+            image.mode,
+            notes,
         )
-    return encode_image(image, fmt)
+    if fmt == "PNG" and image.mode not in PNG_MODES:
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    cleaned = encode_image(image, fmt)
+    return replace(cleaned, notes=notes) if notes else cleaned
+
+
+PNG_MODES = {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"}
+
+
+def _format_notes(name: str, found: str, stored: str) -> tuple[str, ...]:
+    notes = []
+    suffix = PurePath(name).suffix.lower() if name else ""
+    claimed = EXTENSION_FORMATS.get(suffix)
+    if suffix and claimed != found:
+        notes.append(
+            f"{name} is a {found} image although its name ends in {suffix}; "
+            f"it is stored as {stored}."
+        )
+    if stored != found:
+        notes.append(f"{name or 'The upload'} was converted from {found} to lossless {stored}.")
+    return tuple(notes)
 
 
 def encode_image(image: Image.Image, fmt: str) -> CleanImage:

@@ -40,6 +40,13 @@ class Asset(ProjectOwned):
         help_text="The artist's rating, 1-5; ranking's tie-breaker after QA.",
     )
     rejected = models.BooleanField(default=False, help_text="Rejected by the artist.")
+    # What the asset browser filters and searches on, copied from `metadata` (and its recipe) on
+    # every save by browser_fields(), so that a filter is an indexed column, not a JSON scan.
+    stage = models.CharField(max_length=32, blank=True)
+    panel_key = models.CharField(max_length=64, blank=True)
+    run_uid = models.CharField(max_length=64, blank=True)
+    failed = models.BooleanField(default=False, help_text="A candidate that failed QA.")
+    search_text = models.TextField(blank=True, help_text="Title, file name and prompt, lowered.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -64,10 +71,25 @@ class Asset(ProjectOwned):
         indexes = [
             models.Index(fields=["project", "-created_at"], name="asset_project_recent"),
             models.Index(fields=["project", "kind", "-created_at"], name="asset_project_kind"),
+            models.Index(fields=["project", "failed", "-created_at"], name="asset_project_failed"),
+            models.Index(fields=["project", "stage", "-created_at"], name="asset_project_stage"),
+            models.Index(
+                fields=["project", "panel_key", "-created_at"], name="asset_project_panel"
+            ),
+            models.Index(fields=["project", "run_uid", "-created_at"], name="asset_project_run"),
+            models.Index(fields=["project", "rating", "-created_at"], name="asset_project_rating"),
         ]
 
     def __str__(self) -> str:
         return self.title or f"{self.kind} {self.sha256[:10]}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        for name, value in browser_fields(self.kind, self.title, self.metadata).items():
+            setattr(self, name, value)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"metadata", "title"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, *BROWSER_FIELDS}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("projects:asset_file", args=[self.project.slug, self.pk])
@@ -94,6 +116,29 @@ class Asset(ProjectOwned):
             parts = [PurePosixPath(str(meta.get("original_name") or self.title)).stem]
         name = "_".join(slugify(str(p)) for p in [self.project.slug, *parts] if slugify(str(p)))
         return f"{name or f'asset-{self.pk}'}{ext}"
+
+
+BROWSER_FIELDS = ("stage", "panel_key", "run_uid", "failed", "search_text")
+
+
+def browser_fields(kind: str, title: str, metadata: dict | None) -> dict[str, object]:
+    """The asset browser's columns for an asset: from its recipe (run outputs and what was
+    post-processed from them), else from the plain run/panel/stage keys of its metadata."""
+    meta = metadata or {}
+    recipe = meta.get("recipe") if isinstance(meta.get("recipe"), dict) else {}
+    qa = recipe.get("qa") if isinstance(recipe.get("qa"), dict) else {}
+
+    def pick(key: str, limit: int) -> str:
+        return str(recipe.get(key) or meta.get(key) or "")[:limit]
+
+    words = [title, meta.get("original_name"), recipe.get("prompt"), meta.get("prompt")]
+    return {
+        "stage": pick("stage", 32),
+        "panel_key": pick("panel", 64),
+        "run_uid": pick("run", 64),
+        "failed": kind == "candidate" and qa.get("passed") is False,
+        "search_text": "\n".join(str(w) for w in words if w).lower(),
+    }
 
 
 class AssetLink(ProjectOwned):
