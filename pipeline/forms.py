@@ -19,6 +19,7 @@ from pipeline.postprocess.chain import chain_steps
 from pipeline.postprocess.config import load_color_profiles
 from pipeline.services.credentials import key_problem
 from pipeline.services.refs import BuildOn, PanelTarget, resolve_panels
+from pipeline.services.review import ReviewFilters
 from projects.models import STAGE_HELP, Page, Project, Stage
 
 
@@ -44,6 +45,14 @@ class RunForm(forms.Form):
     from_candidate = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     variation = forms.CharField(
         required=False, max_length=200, help_text="Time stage: e.g. 'night'. Weather: e.g. 'snow'."
+    )
+    prompt = forms.CharField(
+        required=False,
+        max_length=4000,
+        label="Prompt",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Empty: each panel's prompt from the project's template. Text here is sent "
+        "instead, for every ticked panel (edit it to vary a candidate).",
     )
 
     def __init__(self, *args: object, project: Project, **kwargs: object) -> None:
@@ -126,7 +135,50 @@ class RunForm(forms.Form):
             "size": data.get("size") or None,
             "build_on": BuildOn(mode=mode, run_uid=uid, candidates=chosen),
             "variation": data["variation"] or None,
+            "prompt": data.get("prompt", "").strip() or None,
         }
+
+
+class ReviewFilterForm(forms.Form):
+    """The review's filters and sort (GET): invalid values fall back to the defaults."""
+
+    show = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("all", "All"),
+            ("unrated", "Unrated"),
+            ("rated", "Rated"),
+            ("kept", "Not rejected"),
+            ("rejected", "Rejected"),
+        ],
+    )
+    qa = forms.ChoiceField(
+        required=False,
+        label="QA",
+        choices=[("all", "Any"), ("passed", "Passed"), ("failed", "Failed")],
+    )
+    min_rating = forms.TypedChoiceField(
+        required=False,
+        label="Rating at least",
+        coerce=int,
+        empty_value=0,
+        choices=[(0, "Any")] + [(n, "★" * n) for n in range(1, 6)],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("rank", "Best first (QA, then rating)"),
+            ("rating", "Rating"),
+            ("index", "Candidate number"),
+            ("newest", "Newest"),
+        ],
+    )
+
+    def filters(self) -> ReviewFilters:
+        if not self.is_valid():
+            return ReviewFilters()
+        data = {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
+        return ReviewFilters(**data)
 
 
 class MultipleFileInput(forms.ClearableFileInput):

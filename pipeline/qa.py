@@ -158,16 +158,23 @@ def check_image(
     return QAResult(metrics=metrics, hard_failures=hard, soft_warnings=soft)
 
 
-def ranking_key(index: int, result: QAResult) -> tuple[int, int, float, int]:
-    """Fewer hard failures, then fewer soft warnings, then lower mean chroma excess, then index."""
+def ranking_key(
+    index: int, result: QAResult, rating: int | None = None
+) -> tuple[int, int, int, float, int]:
+    """Fewer hard failures, then fewer soft warnings, then the artist's rating (higher first,
+    unrated after rated), then lower mean chroma excess, then index."""
     return (
         len(result.hard_failures),
         len(result.soft_warnings),
+        -rating if rating else 0,
         result.metrics["mean_chroma_excess"],
         index,
     )
 
 
-def rank_candidates(results: dict[int, QAResult]) -> list[int]:
-    """Candidate indices, best first."""
-    return sorted(results, key=lambda i: ranking_key(i, results[i]))
+def rank_candidates(
+    results: dict[int, QAResult], ratings: dict[int, int | None] | None = None
+) -> list[int]:
+    """Candidate indices, best first (`ratings`: the artist's rating per index, if any)."""
+    ratings = ratings or {}
+    return sorted(results, key=lambda i: ranking_key(i, results[i], ratings.get(i)))

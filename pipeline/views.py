@@ -9,7 +9,16 @@ from django_htmx.http import HttpResponseStopPolling
 
 from kroma.lib.errors import UserError
 from pipeline.forms import RunForm
-from pipeline.models import ACTIVE_STATUSES, CostEvent, PostprocessJob, Run, RunCandidate
+from pipeline.models import (
+    ACTIVE_STATUSES,
+    CostEvent,
+    PostprocessJob,
+    Run,
+    RunCandidate,
+    RunJob,
+)
+from pipeline.services.budgets import budget_status
+from pipeline.services.review import recipe_initial
 from pipeline.services.runs import (
     cancel_run,
     confirm_plan,
@@ -44,9 +53,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
+    stats = project_stats(project)
     context = {
         "project": project,
-        "stats": project_stats(project),
+        "stats": stats,
+        "budget": budget_status(project=project, month=stats.month_spend),
         "runs": recent_runs(project),
     }
     template = "pipeline/dashboard.html#main" if request.htmx else "pipeline/dashboard.html"
@@ -56,13 +67,14 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def run_new(request: HttpRequest, slug: str) -> HttpResponse:
-    """Plan a run: always a dry run first; the plan page offers the confirmed run."""
+    """Plan a run: always a dry run first; the plan page offers the confirmed run.
+
+    `?recipe=<run uid>` fills the form with that run's request ("use these settings again");
+    with `&job=<id>` only that panel, built on the input it had ("re-run this panel"), with
+    `&exact=1` also its prompt; `&from=<candidate id>` starts from that candidate ("vary").
+    """
     project = get_project_for_user(request.user, slug)
-    initial = {
-        "panels": request.GET.getlist("panels"),
-        "stage": request.GET.get("stage"),
-        "from_candidate": request.GET.get("from"),
-    }
+    initial = _run_new_initial(request, project)
     form = RunForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -74,9 +86,30 @@ def run_new(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             return redirect("pipeline:run_detail", slug=project.slug, uid=run.uid)
     status = 400 if form.errors else 200
-    return render(
-        request, "pipeline/run_new.html", {"project": project, "form": form}, status=status
-    )
+    context = {"project": project, "form": form, "recipe": initial.get("recipe")}
+    return render(request, "pipeline/run_new.html", context, status=status)
+
+
+def _run_new_initial(request: HttpRequest, project: Project) -> dict:
+    params = request.GET
+    initial: dict = {
+        "panels": params.getlist("panels"),
+        "stage": params.get("stage"),
+        "from_candidate": params.get("from"),
+    }
+    uid = params.get("recipe")
+    if not uid:
+        return initial
+    run = get_object_or_404(Run, project=project, uid=uid)
+    job = candidate = None
+    if params.get("job", "").isdigit():
+        job = get_object_or_404(RunJob, run=run, pk=int(params["job"]))
+    if params.get("from", "").isdigit():
+        candidate = get_object_or_404(
+            RunCandidate, project=project, pk=int(params["from"]), asset__isnull=False
+        )
+    recalled = recipe_initial(run=run, job=job, candidate=candidate, exact="exact" in params)
+    return {**recalled, "recipe": run}
 
 
 def _run_for_user(request: HttpRequest, slug: str, uid: str) -> Run:
@@ -101,6 +134,9 @@ def _attach_inputs(run: Run, jobs: list) -> None:
     for job in jobs:
         job.input_thumb = assets.get(job.input_path)
         job.reference_list = [{**ref, "asset": assets.get(ref["path"])} for ref in job.references]
+
+
+OTHER_STATUS_ORDER = ("running", "queued", "planned", "failed", "errored", "canceled")
 
 
 def _run_context(run: Run) -> dict:
@@ -132,12 +168,19 @@ def _run_context(run: Run) -> dict:
         else None
     )
     unconfirmed = CostEvent.objects.filter(run=run, unconfirmed=True).aggregate(usd=Sum("usd"))
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.status] = counts.get(job.status, 0) + 1
     return {
         "project": run.project,
         "run": run,
         "jobs": jobs,
         "unconfirmed_usd": unconfirmed["usd"],
-        "jobs_done": sum(1 for job in jobs if job.status == "done"),
+        "jobs_done": counts.get("done", 0),
+        # What the other panels are, beside "done" (e.g. "2 canceled, 1 failed").
+        "jobs_other": [(counts[s], s) for s in OTHER_STATUS_ORDER if counts.get(s)],
+        "run_final": run.status in Run.FINAL_STATUSES,
+        "jobs_running": counts.get("running", 0),
         "variation": variation,
         "next_stage": _next_stage(run.stage),
         # A canceled run keeps updating until its running scenes have stopped.

@@ -19,6 +19,7 @@ from pipeline.errors import GuardError
 from pipeline.models import Run, RunJob
 from pipeline.postprocess.config import load_postprocess
 from pipeline.providers import prices_are_estimates, provider_class
+from pipeline.services.budgets import check_plan_budget
 from pipeline.services.credentials import key_problem
 from pipeline.services.prompts import (
     panel_variables,
@@ -53,6 +54,7 @@ class RunRequest:
     size: str | None = None  # None: each panel's aspect
     variation: str | None = None
     build_on: BuildOn = field(default_factory=BuildOn)
+    prompt: str | None = None  # the artist's edited prompt: sent instead of the rendered one
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,7 +269,7 @@ def plan_run(
             )
         size = request.size or (target.panel.size if target.panel else gen["size"])
         variables = panel_variables(shared, target.panel, target.key, members, start is not None)
-        prompt = render_prompt(template, variables, source)
+        prompt = request.prompt or render_prompt(template, variables, source)
         job_gen = {**gen, "size": size}
         usd = estimate_job(JobEstimate(job_gen, provider, model, prompt, n_images, n, postprocess))
         jobs.append(
@@ -283,6 +285,7 @@ def plan_run(
             )
         )
     total = sum((job.estimate_usd for job in jobs), Decimal(0))
+    check_plan_budget(project=project, estimate_usd=total)
     problem = key_problem(project, provider)
     if problem and mode == "run":
         raise GuardError(problem, code="no_key", field="provider")

@@ -50,6 +50,7 @@ def submit_run(
     quality: str | None = None,
     size: str | None = None,
     build_on: BuildOn | None = None,
+    prompt: str | None = None,
     manifest: Manifest | None = None,
     max_estimate_usd: Decimal | None = None,
     dispatch: str = "worker",
@@ -74,6 +75,7 @@ def submit_run(
         size=size or None,
         variation=variation,
         build_on=build_on or BuildOn(),
+        prompt=(prompt or "").strip() or None,
     )
     plan = plan_run(
         project=project,

@@ -1,0 +1,165 @@
+"""The review pages: a run's and a panel's candidates with QA, source, ratings, rejects, picks;
+filters and sorts; every view as a page, as an htmx partial and for another user's project."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from pipeline.models import Run, RunCandidate
+from projects.models import AuditEvent, Panel
+from projects.services.story import panels_from_script
+from tests.conftest import local_run
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _url(name, *args, slug="noir_city"):
+    return reverse(f"pipeline:{name}", args=[slug, *args])
+
+
+@pytest.fixture
+def run(scene_project, user) -> Run:
+    """A finished local run: three panels, three candidates each."""
+    run = local_run(scene_project, user, candidates=3)
+    assert run.status == "done"
+    return run
+
+
+def _candidate(run: Run, job: int = 0, index: int = 0) -> RunCandidate:
+    return RunCandidate.objects.select_related("asset").get(
+        job__run=run, job__index=job, index=index
+    )
+
+
+def test_run_review_shows_every_candidate_with_metrics_source_and_actions(artist_client, run):
+    body = artist_client.get(_url("review_run", run.uid)).content.decode()
+    assert body.count('class="review-card') == 9
+    assert "9 of 9 candidates shown." in body
+    assert "chroma excess" in body and "contrast" in body  # QA beside each, not in a tooltip
+    assert "Source: base image" in body
+    assert "Vary from this" in body and "Re-run this panel" in body
+    assert "Use these settings again" in body
+    assert 'id="review-lightbox"' in body and 'id="compare-slider"' in body
+    assert "kroma/review.js" in body and "kroma/review.css" in body
+
+
+def test_run_review_partial_is_the_review_region_only(artist_client, run):
+    body = artist_client.get(_url("review_run", run.uid), {"show": "all"}, **HX).content.decode()
+    assert body.lstrip().startswith('<div id="review"') and "<html" not in body
+
+
+def test_review_of_another_users_run_or_panel_is_404(artist_client, other_project, run):
+    assert artist_client.get(_url("review_run", run.uid, slug="secret_world")).status_code == 404
+    panel = Panel.objects.get(project=run.project, key="harbor")
+    assert artist_client.get(_url("review_panel", panel.pk, slug="secret_world")).status_code == 404
+    other_panel = panels_from_script(project=other_project, actor=None, text="PANEL 1: Hidden.")[0]
+    assert artist_client.get(_url("review_panel", other_panel.pk)).status_code == 404
+
+
+def test_panel_review_shows_candidates_of_its_runs_newest_first(
+    artist_client, run, scene_project, user
+):
+    second = local_run(scene_project, user, candidates=2, panels=["harbor"])
+    panel = Panel.objects.get(project=scene_project, key="harbor")
+    body = artist_client.get(_url("review_panel", panel.pk)).content.decode()
+    assert body.count('class="review-card') == 5
+    assert body.index(second.uid) < body.index(run.uid)
+    partial = artist_client.get(_url("review_panel", panel.pk), **HX).content.decode()
+    assert partial.lstrip().startswith('<div id="review"')
+
+
+def test_rating_a_candidate_stores_it_audits_it_and_answers_its_card(artist_client, run):
+    candidate = _candidate(run, index=1)
+    response = artist_client.post(_url("review_rate", candidate.pk), {"rating": "4"}, **HX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<li class="review-card')
+    assert f'id="cand-{candidate.pk}"' in body
+    assert 'data-rate="4" aria-pressed="true"' in body
+    assert 'hx-swap-oob="true"' in body  # the group's heading: the best now may have changed
+    candidate.asset.refresh_from_db()
+    assert candidate.asset.rating == 4
+    event = AuditEvent.objects.get(action="asset.rate")
+    assert event.data["rating"] == 4
+
+
+def test_rejecting_and_taking_back(artist_client, run):
+    candidate = _candidate(run)
+    artist_client.post(_url("review_rate", candidate.pk), {"rejected": "1"}, **HX)
+    candidate.asset.refresh_from_db()
+    assert candidate.asset.rejected is True
+    body = artist_client.post(_url("review_rate", candidate.pk), {"rejected": "0"}, **HX)
+    candidate.asset.refresh_from_db()
+    assert candidate.asset.rejected is False and "Reject</button>" in body.content.decode()
+
+
+def test_a_bad_rating_is_refused_at_the_card(artist_client, run):
+    candidate = _candidate(run)
+    response = artist_client.post(_url("review_rate", candidate.pk), {"rating": "9"}, **HX)
+    assert response.status_code == 400
+    assert "A rating is from 1 to 5 (got 9)." in response.content.decode()
+    candidate.asset.refresh_from_db()
+    assert candidate.asset.rating is None
+
+
+def test_plain_post_rating_returns_to_the_review(artist_client, run):
+    candidate = _candidate(run)
+    back = _url("review_run", run.uid) + "?sort=rating"
+    response = artist_client.post(_url("review_rate", candidate.pk), {"rating": "2", "next": back})
+    assert (response.status_code, response.headers["Location"]) == (302, back)
+    elsewhere = artist_client.post(
+        _url("review_rate", candidate.pk), {"rating": "2", "next": "https://evil.example/"}
+    )
+    assert elsewhere.headers["Location"] == _url("review_run", run.uid)
+
+
+def test_rating_or_picking_in_another_users_project_is_404(artist_client, other_project, run):
+    candidate = _candidate(run)
+    for name in ("review_rate", "review_pick"):
+        url = _url(name, candidate.pk, slug="secret_world")
+        assert artist_client.post(url, {"rating": "3"}, **HX).status_code == 404
+    candidate.asset.refresh_from_db()
+    assert candidate.asset.rating is None
+
+
+def test_picking_a_candidate_uses_it_and_answers_the_group(artist_client, run):
+    candidate = _candidate(run, index=2)
+    assert not candidate.selected
+    response = artist_client.post(_url("review_pick", candidate.pk), **HX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    head = f'<section class="review-group card" id="group-{candidate.job_id}"'
+    assert body.lstrip().startswith(head)
+    assert "in use: <strong>c2</strong>" in body
+    candidate.refresh_from_db()
+    assert candidate.selected
+    assert AuditEvent.objects.filter(action="run.selection_overridden").count() == 1
+
+
+def test_filters_and_sorts(artist_client, run):
+    first, second = _candidate(run, index=0), _candidate(run, index=1)
+    artist_client.post(_url("review_rate", first.pk), {"rating": "2"}, **HX)
+    artist_client.post(_url("review_rate", second.pk), {"rating": "5"}, **HX)
+    rated = artist_client.get(_url("review_run", run.uid), {"show": "rated"}).content.decode()
+    assert rated.count('class="review-card') == 2
+    top = artist_client.get(_url("review_run", run.uid), {"min_rating": "5"}).content.decode()
+    assert top.count('class="review-card') == 1 and f'id="cand-{second.pk}"' in top
+    by_rating = artist_client.get(_url("review_run", run.uid), {"sort": "rating"}).content.decode()
+    assert by_rating.index(f'id="cand-{second.pk}"') < by_rating.index(f'id="cand-{first.pk}"')
+    artist_client.post(_url("review_rate", second.pk), {"rejected": "1"}, **HX)
+    kept = artist_client.get(_url("review_run", run.uid), {"show": "kept"}).content.decode()
+    assert kept.count('class="review-card') == 8 and f'id="cand-{second.pk}"' not in kept
+    junk = artist_client.get(_url("review_run", run.uid), {"sort": "nope", "show": "?"})
+    assert junk.content.decode().count('class="review-card') == 9  # invalid filters: defaults
+
+
+def test_review_query_count_does_not_grow_with_candidates(
+    artist_client, run, scene_project, user, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(12):
+        artist_client.get(_url("review_run", run.uid))
+    bigger = local_run(scene_project, user, candidates=6)
+    with django_assert_max_num_queries(12):
+        artist_client.get(_url("review_run", bigger.uid))
