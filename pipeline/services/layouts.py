@@ -257,9 +257,10 @@ def story_pages(project: Project, page_ids: list[int] | None = None) -> list[Pag
 
 
 def fill_page(page: Page, settings: dict[str, Any], layout: str | None = None) -> None:
-    """Set `page.slots`, `page.layout_used` and `page.left_out` for these settings."""
+    """Set `page.slots`, `page.layout_used` (and its label) and `page.left_out`."""
     panels = page.panels_in_order
     page.layout_used = resolve_layout(layout or page.layout, len(panels))
+    page.layout_label = Layout(page.layout_used).label
     frames = page_frames(page.layout_used, len(panels), settings)
     page.slots = [
         PageSlot(frame, panel, page.images.get(panel.pk) if panel else None)
