@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kroma.lib.errors import UserError
 from pipeline.config import STAGES
 from pipeline.services.picks import panel_picks
+from pipeline.services.review import version_tree
 from projects.access import get_project_for_user
 from projects.models import STAGE_HELP, CastMember, Chapter, Page, Panel, Project, Stage
 from projects.services.story import (
@@ -218,6 +219,7 @@ def panel_detail(request: HttpRequest, slug: str, panel_id: int) -> HttpResponse
                 return redirect("pipeline:panel", slug=project.slug, panel_id=panel.pk)
         status = 400
     _decorate(project, [panel])
+    current = {stage: pick for stage, pick in panel.picks if pick is not None}
     siblings = list(Panel.objects.filter(project=project).values_list("pk", "title"))
     index = [pk for pk, _ in siblings].index(panel.pk)
     context = {
@@ -229,6 +231,7 @@ def panel_detail(request: HttpRequest, slug: str, panel_id: int) -> HttpResponse
         "stage_help": STAGE_HELP,
         "previous": siblings[index - 1] if index > 0 else None,
         "next": siblings[index + 1] if index + 1 < len(siblings) else None,
+        "versions": version_tree(panel=panel, current=current),
     }
     return render(request, "pipeline/panel.html", context, status=status)
 

@@ -163,3 +163,22 @@ def test_review_query_count_does_not_grow_with_candidates(
     bigger = local_run(scene_project, user, candidates=6)
     with django_assert_max_num_queries(12):
         artist_client.get(_url("review_run", bigger.uid))
+
+
+def test_panel_page_shows_its_version_tree_and_links_to_its_review(
+    artist_client, run, scene_project, user
+):
+    time_run = local_run(scene_project, user, stage="time", panels=["harbor"], variation="dusk")
+    panel = Panel.objects.get(project=scene_project, key="harbor")
+    body = artist_client.get(_url("panel", panel.pk)).content.decode()
+    tree = body[body.index('class="version-tree"') :]  # after the outer <ol
+    assert tree.index(run.uid) < tree.index(time_run.uid)  # time is nested under style's pick
+    assert tree.count("<ol") == 1 and "current time pick" in tree and "current style pick" in tree
+    assert _url("review_panel", panel.pk) in body
+    assert artist_client.get(_url("panel", panel.pk, slug="secret_world")).status_code == 404
+
+
+def test_panel_page_without_runs_says_so(artist_client, scene_project):
+    panel = Panel.objects.get(project=scene_project, key="alley")
+    body = artist_client.get(_url("panel", panel.pk)).content.decode()
+    assert "No runs of this panel yet." in body
