@@ -64,6 +64,7 @@ def build(assets: int, runs: int) -> tuple[object, object, Run]:
     project = create_project(owner=user, name="Bench", slug="bench")
     started = time.perf_counter()
     kinds = [Asset.Kind.SCENE_REF] * 1 + [Asset.Kind.CANDIDATE] * 8 + [Asset.Kind.DERIVED]
+    stages = ["style", "time", "weather", "characters"]
     with transaction.atomic():
         Asset.objects.bulk_create(
             (
@@ -77,6 +78,14 @@ def build(assets: int, runs: int) -> tuple[object, object, Run]:
                     height=48,
                     mime="image/png",
                     title=f"asset {i}",
+                    # The browser's columns, as Asset.save() fills them from the recipe.
+                    stage=stages[i % 4] if kinds[i % len(kinds)] != Asset.Kind.SCENE_REF else "",
+                    panel_key=f"s{i % 60}",
+                    run_uid=f"run_bench_{i // 10:06d}",
+                    failed=kinds[i % len(kinds)] == Asset.Kind.CANDIDATE and i % 7 == 0,
+                    rating=(i % 5) + 1 if i % 13 == 0 else None,
+                    search_text=f"asset {i}\nbeat {i % 997}: mara and ines cross the "
+                    f"{'flooded' if i % 50 == 0 else 'quiet'} square at dusk, ink and wash",
                 )
                 for i in range(assets)
             ),
@@ -193,6 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--assets", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--only", default="", help="measure only pages whose name contains this")
     args = parser.parse_args()
     user, project, run = build(args.assets, args.runs)
     client = Client(HTTP_HOST="127.0.0.1")
@@ -206,14 +216,24 @@ def main() -> None:
         "runs list": f"/projects/{project.slug}/runs/",
         "runs, page 100": f"/projects/{project.slug}/runs/?plans=on&page=100",
         "runs, a panel": f"/projects/{project.slug}/runs/?panel=s1",
+        "assets, page 500": f"/projects/{project.slug}/assets/?page=500",
+        "assets, a panel": f"/projects/{project.slug}/assets/?panel=s1",
+        "assets, a stage": f"/projects/{project.slug}/assets/?stage=weather&kind=candidate",
+        "assets, a run": f"/projects/{project.slug}/assets/?run=run_bench_004321",
+        "assets, 4★+": f"/projects/{project.slug}/assets/?rating=4",
+        "assets, Mara": f"/projects/{project.slug}/assets/?character=mara",
+        "assets, search": f"/projects/{project.slug}/assets/?q=flooded",
+        "assets, failed": f"/projects/{project.slug}/assets/?failed=on&sort=old",
+        "asset detail": f"/projects/{project.slug}/assets/{Asset.objects.order_by('pk').last().pk}/",
         "story": f"/projects/{project.slug}/story/",
         "panel": f"/projects/{project.slug}/story/panels/{Panel.objects.get(key='s0').pk}/",
         "new run": f"/projects/{project.slug}/runs/new/",
     }
-    print("page         median ms  queries")
+    pages = {name: url for name, url in pages.items() if args.only in name}
+    print("page               median ms  queries")
     for name, url in pages.items():
         median, queries = measure(client, url)
-        print(f"{name:12s} {median:9.1f}  {queries:7d}")
+        print(f"{name:18s} {median:9.1f}  {queries:7d}")
     if os.environ.get("BENCH_SLOWEST"):
         for name, url in pages.items():
             with CaptureQueriesContext(connection) as captured:
