@@ -22,6 +22,13 @@ from projects.storage import storage_for
 
 TEMPLATE = "pipeline/pages.html"
 SETTING_FIELDS = ("page_size", *layouts.LIMITS)
+SETTING_LABELS = {
+    "page_size": "Page size",
+    "gutter_mm": "Gutter",
+    "margin_mm": "Margin",
+    "bleed_mm": "Bleed",
+    "dpi": "Print dpi",
+}
 
 
 def _previews(project: Project, settings: dict[str, Any]) -> list[Page]:
@@ -72,7 +79,8 @@ def pages(request: HttpRequest, slug: str) -> HttpResponse:
     data = {k: request.GET[k] for k in SETTING_FIELDS if request.GET.get(k, "") != ""}
     settings, errors = layouts.check_layout({**layouts.layout_settings(project), **data})
     if errors:
-        context = _context(project, preview_errors=errors)
+        shown = [f"{SETTING_LABELS[field]}: {message}" for field, message in errors.items()]
+        context = _context(project, preview_errors=shown)
         return render(request, f"{TEMPLATE}#previews", context, status=400)
     return render(request, f"{TEMPLATE}#previews", _context(project, settings, preview=True))
 
@@ -152,16 +160,23 @@ def export_new(request: HttpRequest, slug: str) -> HttpResponse:
         if not request.htmx:
             messages.error(request, exc.message)
             return redirect("pipeline:pages", slug=project.slug)
-        values = {**request.POST.dict(), "pages": request.POST.getlist("pages")}
         context = _exports_context(
-            project, export_error=exc.message, export_field=exc.field, export_values=values
+            project,
+            export_error=exc.message,
+            export_field=exc.field,
+            export_values=_posted(request),
         )
         return render(request, f"{TEMPLATE}#exports", _with_pages(context), status=400)
     if not request.htmx:
         messages.success(request, f"Export {export.pk} queued.")
         return redirect("pipeline:pages", slug=project.slug)
-    context = _exports_context(project, queued=export)
+    context = _exports_context(project, queued=export, export_values=_posted(request))
     return render(request, f"{TEMPLATE}#exports", _with_pages(context))
+
+
+def _posted(request: HttpRequest) -> dict[str, Any]:
+    """The export form as it was sent, to show it again."""
+    return {**request.POST.dict(), "pages": request.POST.getlist("pages")}
 
 
 def _with_pages(context: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def test_the_live_preview_draws_unsaved_settings(artist_client, scene_project):
 def test_the_live_preview_says_what_is_wrong(artist_client, scene_project):
     response = artist_client.get(_url("pages", scene_project), {"gutter_mm": "99"}, **HTMX)
     assert response.status_code == 400
-    assert "Preview not updated: Enter a value from 0 to 30." in response.content.decode()
+    assert "Preview not updated: Gutter: Enter a value from 0 to 30." in response.content.decode()
 
 
 def test_saving_page_settings_returns_the_region(artist_client, scene_project):
@@ -126,6 +126,7 @@ def test_requesting_an_export_shows_it_queued(artist_client, scene_project):
     assert f"Export {export.pk} queued" in html
     assert 'hx-trigger="every 2s"' in html  # polling while it is queued
     assert export.options["settings"]["dpi"] == 150
+    assert '<option value="pdf" selected>' in html  # the form keeps what was sent
 
 
 def test_a_bad_export_request_says_why_and_creates_nothing(artist_client, scene_project):
@@ -197,3 +198,24 @@ def test_another_projects_page_and_export_are_404(
     )
     assert artist_client.get(_url("export_download", other_project, export.pk)).status_code == 404
     assert artist_client.get(_url("export_download", scene_project, export.pk)).status_code == 404
+
+
+def test_the_pages_page_makes_the_same_queries_for_one_page_or_three(
+    artist_client, scene_project, user
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from projects.services.story import add_page
+
+    url = _url("pages", scene_project)
+    with CaptureQueriesContext(connection) as one:
+        artist_client.get(url)
+    chapter = Page.objects.get(project=scene_project).chapter
+    for _ in range(2):
+        add_page(project=scene_project, actor=user, chapter=chapter)
+    exports.request_export(project=scene_project, user=user, kind="zip")
+    with CaptureQueriesContext(connection) as three:
+        response = artist_client.get(url)
+    assert response.content.decode().count('class="card page-card"') == 3
+    assert len(three.captured_queries) == len(one.captured_queries)
