@@ -311,3 +311,26 @@ class ProviderAccountEditForm(forms.Form):
         widget=forms.URLInput(attrs={"placeholder": "The provider's public endpoint"}),
     )
     is_enabled = forms.BooleanField(required=False, label="Enabled")
+
+
+class BudgetForm(forms.Form):
+    """The project's monthly budget and cap per run (USD); empty: no limit."""
+
+    monthly_budget_usd = forms.DecimalField(
+        label="Monthly budget (USD)",
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        help_text="Most the project may spend in a calendar month (UTC). Empty: no limit.",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
+    run_cap_usd = forms.DecimalField(
+        label="Cap per run (USD)",
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        help_text="Most one run may spend. Empty: no limit.",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )

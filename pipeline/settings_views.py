@@ -1,4 +1,4 @@
-"""A project's settings page: storage, secrets, provider accounts, generation and QA settings.
+"""A project's settings page: storage, budgets, secrets, provider accounts, generation and QA.
 
 Each section is a named partial of templates/pipeline/settings.html with its own form. An htmx
 request gets the section back (400 with the errors at their fields); a plain POST redirects to
@@ -19,8 +19,10 @@ from django.views.decorators.http import require_POST
 
 from kroma.lib.errors import UserError
 from pipeline.config import ConfigError, check_project_overrides
+from pipeline.services.budgets import budget_status, set_budgets
 from pipeline.services.settings import manifest_defaults, save_manifest_overrides, storage_summary
 from pipeline.settings_forms import (
+    BudgetForm,
     ManifestSettingsForm,
     ProviderAccountEditForm,
     ProviderAccountForm,
@@ -80,6 +82,21 @@ def _accounts_context(project: Project, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _budgets_context(project: Project, **extra: Any) -> dict[str, Any]:
+    form = extra.pop("budget_form", None) or BudgetForm(
+        initial={
+            "monthly_budget_usd": project.monthly_budget_usd,
+            "run_cap_usd": project.run_cap_usd,
+        }
+    )
+    return {
+        "project": project,
+        "budget_form": form,
+        "budget": budget_status(project=project),
+        **extra,
+    }
+
+
 def _generation_context(project: Project, **extra: Any) -> dict[str, Any]:
     context: dict[str, Any] = {"project": project, "generation_form": None, "config_error": ""}
     form = extra.pop("generation_form", None)
@@ -105,7 +122,7 @@ def _generation_context(project: Project, **extra: Any) -> dict[str, Any]:
 
 
 def _page_context(project: Project, **extra: Any) -> dict[str, Any]:
-    sections = {"secret_form", "account_form", "edit_form", "generation_form"}
+    sections = {"secret_form", "account_form", "edit_form", "generation_form", "budget_form"}
     own = {k: v for k, v in extra.items() if k in sections}
     rest = {k: v for k, v in extra.items() if k not in sections}
     return {
@@ -114,6 +131,7 @@ def _page_context(project: Project, **extra: Any) -> dict[str, Any]:
             project, account_form=own.get("account_form"), edit_form=own.get("edit_form")
         ),
         **_generation_context(project, generation_form=own.get("generation_form")),
+        **_budgets_context(project, budget_form=own.get("budget_form")),
         "storage": storage_summary(project=project),
         "nav": "settings",
         **rest,
@@ -125,6 +143,7 @@ def _section_context(project: Project, section: str, **extra: Any) -> dict[str, 
         "secrets": _secrets_context,
         "accounts": _accounts_context,
         "generation": _generation_context,
+        "budgets": _budgets_context,
     }[section]
     return build(project, **extra)
 
@@ -273,3 +292,21 @@ def settings_generation_save(request: HttpRequest, slug: str) -> HttpResponse:
             form = ManifestSettingsForm(defaults=defaults, overrides=project.manifest_overrides)
     ok = not form.errors
     return _answer(request, project, "generation", ok=ok, saved=saved, generation_form=form)
+
+
+@login_required
+@require_POST
+def settings_budgets_save(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    form = BudgetForm(request.POST)
+    saved = ""
+    if form.is_valid():
+        try:
+            set_budgets(project=project, user=request.user, **form.cleaned_data)
+        except UserError as exc:
+            _add_user_error(form, exc)
+        else:
+            saved = "Budgets saved."
+            form = None  # the section shows the saved values
+    failed = form if form is not None and form.errors else None
+    return _answer(request, project, "budgets", ok=failed is None, saved=saved, budget_form=failed)

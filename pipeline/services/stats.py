@@ -1,4 +1,8 @@
-"""Figures for the project dashboard, in a fixed number of queries."""
+"""Figures for the project dashboard and the QA reports, each in a fixed number of queries.
+
+QA counts: a candidate *passes* (passed, no soft warning), *warns* (passed with soft
+warnings) or *fails* (a hard failure). The pass rate is passed (pass + warn) over all.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 
-from pipeline.models import CostEvent, QualityReport, Run, RunJob
+from pipeline.models import QualityReport, Run, RunCandidate, RunJob
+from pipeline.services.costs import Spend, project_spend
 from projects.models import Asset, Project
 
 
@@ -18,6 +23,7 @@ class ProjectStats:
     dry_plans: int
     assets: int
     cost_usd: Decimal
+    month_spend: Spend  # this calendar month's (UTC), for the budget
     qa_reports: int
     qa_passed: int
     last_run_at: datetime | None
@@ -37,12 +43,13 @@ def project_stats(project: Project) -> ProjectStats:
     # COUNT ... FILTER pass over 90k reports (bench/pages.py).
     reports = QualityReport.objects.filter(project=project)
     qa = {"total": reports.count(), "passed": reports.filter(passed=True).count()}
-    cost = CostEvent.objects.filter(project=project).aggregate(total=Sum("usd"))["total"]
+    money = project_spend(project)
     return ProjectStats(
         total_runs=runs["total"],
         dry_plans=runs["plans"],
         assets=project.assets.count(),
-        cost_usd=cost or Decimal(0),
+        cost_usd=money.total_usd,
+        month_spend=money.month,
         qa_reports=qa["total"],
         qa_passed=qa["passed"],
         last_run_at=runs["last"],
@@ -92,3 +99,83 @@ def project_cards(user: object) -> list[Project]:
         if project.cover is not None:
             project.cover.project = project
     return projects
+
+
+# --- QA reports ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QACounts:
+    passed: int = 0
+    warned: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.warned + self.failed
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Share of candidates that passed QA (warnings included), None without any."""
+        return None if not self.total else (self.passed + self.warned) / self.total
+
+
+@dataclass(frozen=True)
+class RunQA:
+    run: Run
+    counts: QACounts
+
+
+@dataclass(frozen=True)
+class RunQAReport:
+    counts: QACounts
+    failures: list[RunCandidate]
+    warnings: list[RunCandidate]
+
+
+# Named apart from the model's fields (an aggregate may not shadow `passed`).
+_QA_COUNTS = {
+    "n_pass": Count("id", filter=Q(passed=True, soft_warnings=0)),
+    "n_warn": Count("id", filter=Q(passed=True, soft_warnings__gt=0)),
+    "n_fail": Count("id", filter=Q(passed=False)),
+}
+
+
+def _qa_counts(row: dict) -> QACounts:
+    return QACounts(row["n_pass"], row["n_warn"], row["n_fail"])
+
+
+def qa_by_run(*, project: Project, limit: int = 20) -> list[RunQA]:
+    """QA counts of the newest `limit` runs that have QA reports, oldest first (2 queries)."""
+    rows = list(
+        QualityReport.objects.filter(project=project)
+        .values("run_id")
+        .annotate(**_QA_COUNTS)
+        .order_by("-run_id")[:limit]
+    )
+    runs = Run.objects.filter(project=project).in_bulk([row["run_id"] for row in rows])
+    return [
+        RunQA(runs[row["run_id"]], _qa_counts(row))
+        for row in reversed(rows)
+        if row["run_id"] in runs
+    ]
+
+
+def run_qa_report(*, run: Run) -> RunQAReport:
+    """A run's QA: its counts, and the candidates that failed or warned with their reasons
+    (`qa_summary`) and images, panel by panel (2 queries)."""
+    counts = QualityReport.objects.filter(project=run.project, run=run).aggregate(**_QA_COUNTS)
+    flagged = list(
+        RunCandidate.objects.filter(project=run.project, job__run=run)
+        .filter(Q(passed=False) | Q(report__soft_warnings__gt=0))
+        .select_related("asset", "job")
+        .order_by("job__index", "index")
+    )
+    for candidate in flagged:
+        if candidate.asset is not None:
+            candidate.asset.project = run.project  # its URLs need the slug: no query each
+    return RunQAReport(
+        counts=_qa_counts(counts),
+        failures=[c for c in flagged if c.passed is False],
+        warnings=[c for c in flagged if c.passed is not False],
+    )

@@ -30,6 +30,7 @@ from pipeline.postprocess.chain import estimate_paid_steps, step_names
 from pipeline.providers import get_provider, provider_class
 from pipeline.providers.base import GenerationRequest, InputImage
 from pipeline.qa import QAResult, check_image, rank_candidates
+from pipeline.services.budgets import reserve_paid_call
 from pipeline.services.costs import record_cost_event
 from pipeline.services.postprocess import postprocess_pick
 from projects.models import Asset, AssetLink, Project
@@ -193,19 +194,26 @@ def generate(ctx: JobContext) -> None:
         max_retries=ctx.gen["max_retries"],
         retry_base_s=ctx.gen["retry_base_s"],
     )
+    estimate = ctx.job.estimate_usd * len(missing) / ctx.run.candidates_per_job
     # The intent: written before the call, so a call that is billed while this worker dies is
-    # still on record (as an unconfirmed cost) after recovery.
-    call = start_step(
-        RUN_JOB,
-        ctx.job,
-        "provider_call",
-        project_id=ctx.project.pk,
+    # still on record (as an unconfirmed cost) after recovery. The budgets are checked in the
+    # same transaction (a refusal ends the job failed, budget_exhausted, and writes no row).
+    call = reserve_paid_call(
+        run=ctx.run,
+        estimate_usd=estimate,
         paid=provider.paid,
-        notes={
-            "provider": provider.name,
-            "request": request.describe(),
-            "estimate_usd": str(ctx.job.estimate_usd * len(missing) / ctx.run.candidates_per_job),
-        },
+        start=lambda: start_step(
+            RUN_JOB,
+            ctx.job,
+            "provider_call",
+            project_id=ctx.project.pk,
+            paid=provider.paid,
+            notes={
+                "provider": provider.name,
+                "request": request.describe(),
+                "estimate_usd": str(estimate),
+            },
+        ),
     )
     try:
         result = provider.generate(request)
