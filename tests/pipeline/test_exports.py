@@ -170,3 +170,27 @@ def test_a_missing_image_fails_the_export_with_its_reason(scene_project, user):
     done = exports.run_export(export.pk)
     assert (done.status, done.error_code) == ("failed", "missing_file")
     assert "missing from storage" in done.error
+
+
+def test_an_export_whose_worker_died_is_requeued_and_made(scene_project, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pipeline import engine
+
+    export = exports.request_export(
+        project=scene_project, user=user, kind="cbz", options={"dpi": 72}
+    )
+    ProjectExport.objects.filter(pk=export.pk).update(
+        status="running",
+        attempts=1,
+        locked_by="elsewhere:1:1",
+        lease_expires_at=timezone.now() - timedelta(seconds=5),
+    )
+    assert engine.sweep(EXPORT_JOBS)["requeued"] == 1
+    done = exports.run_export(export.pk)
+    assert (done.status, done.attempts) == ("done", 2)
+    assert zipfile.ZipFile(io.BytesIO(read_file(scene_project, done.path))).namelist()[-1] == (
+        "ComicInfo.xml"
+    )
