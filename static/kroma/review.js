@@ -9,6 +9,11 @@
   var compare = document.getElementById("review-compare");
   var lastCard = null;  // the card to focus again after htmx replaces it
   var marked = [];
+  var lastFocused = null;  // the id of the card that last had the focus
+  document.addEventListener("focusin", function (event) {
+    var card = cardOf(event.target);
+    if (card) { lastFocused = card.id; }
+  });
 
   function cards() { return Array.prototype.slice.call(document.querySelectorAll(".review-card")); }
   function cardOf(node) { return node && node.closest ? node.closest(".review-card") : null; }
@@ -72,14 +77,20 @@
     if (lightbox.open) { lightboxKey(event); return; }
     if (compare.open || typing(event.target)) { return; }
     var card = cardOf(event.target);
-    if (!card) {
-      if (event.key === "ArrowRight" || event.key === "ArrowDown") {
-        if (event.target === document.body) { event.preventDefault(); focusCard(cards()[0]); }
+    if (!card && event.target === document.body) {
+      // A card replaced by htmx took the focus with it: keys go on acting on that card.
+      card = document.getElementById(lastFocused) || null;
+      if (!card && (event.key === "ArrowRight" || event.key === "ArrowDown")) {
+        event.preventDefault();
+        focusCard(cards()[0]);
+        return;
       }
-      return;
+      if (card) { card.focus(); }
     }
+    if (!card) { return; }
     // On a card's own buttons and links, Enter and Space keep their native meaning.
-    if (event.target !== card && (event.key === "Enter" || event.key === " ")) { return; }
+    var own = event.target !== card && event.target !== document.body;
+    if (own && (event.key === "Enter" || event.key === " ")) { return; }
     var moves = {
       ArrowRight: function () { return step(card, 1); },
       ArrowLeft: function () { return step(card, -1); },
@@ -94,7 +105,7 @@
     var card = cardOf(event.target);
     if (card) { lastCard = card.id; }
   });
-  document.body.addEventListener("htmx:afterSettle", function () {
+  document.body.addEventListener("htmx:afterSwap", function () {
     if (!lastCard) { return; }
     var card = document.getElementById(lastCard);
     if (lightbox.open) {
