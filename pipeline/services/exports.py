@@ -350,7 +350,7 @@ def comic_info(project: Project, pages: list[dict[str, Any]]) -> bytes:
             listed,
             "Page",
             Image=str(i),
-            Type="FrontCover" if i == 0 else "Story",
+            Type="Story",
             ImageSize=str(page["bytes"]),
             ImageWidth=str(page["width"]),
             ImageHeight=str(page["height"]),
