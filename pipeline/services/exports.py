@@ -12,25 +12,29 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from kroma.lib.errors import UserError
+from pipeline.config import load_manifest
 from pipeline.models import Run
 from pipeline.services import layouts
 from projects.models import Asset, Page, Project, ProjectExport
 from projects.services.records import audit
-from projects.storage import read_file, storage_for, write_file_atomic
+from projects.storage import read_file, storage_for
 
 Kind = ProjectExport.Kind
 EXTENSIONS = {Kind.ZIP: "zip", Kind.CBZ: "cbz", Kind.PDF: "pdf"}
@@ -190,21 +194,38 @@ def build_step(ctx: ExportContext) -> None:
     report = _reporter(export)
     handle, tmp = tempfile.mkstemp(suffix=f".{EXTENSIONS[export.kind]}")
     os.close(handle)
+    path = f"exports/{export.pk}-{export.kind}.{EXTENSIONS[export.kind]}"
     try:
         builder = {Kind.ZIP: build_zip, Kind.CBZ: build_cbz, Kind.PDF: build_pdf}[export.kind]
         manifest = builder(project, export.options, tmp, report)
-        with open(tmp, "rb") as fh:
-            data = fh.read()
+        report(manifest["count"], manifest["count"], "saving")
+        size = os.path.getsize(tmp)
+        _store(project, path, tmp)
     finally:
-        os.unlink(tmp)
-    path = f"exports/{export.pk}-{export.kind}.{EXTENSIONS[export.kind]}"
-    report(manifest["count"], manifest["count"], "saving")
-    write_file_atomic(project, path, data)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     ProjectExport.objects.filter(pk=export.pk).update(
-        path=path, file_name=download_name(export), size_bytes=len(data), manifest=manifest
+        path=path, file_name=download_name(export), size_bytes=size, manifest=manifest
     )
     if ctx.row is not None:
-        ctx.row.notes = {"path": path, "size_bytes": len(data)}
+        ctx.row.notes = {"path": path, "size_bytes": size}
+
+
+def _store(project: Project, path: str, local: str) -> None:
+    """Put the finished file at `path` in project storage without holding it in memory (a
+    print PDF can be hundreds of MB): moved into place on local storage, streamed to S3."""
+    storage = storage_for(project)
+    if isinstance(storage, FileSystemStorage):
+        target = Path(storage.path(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(local, staged)
+        os.replace(staged, target)  # readers see the old file or the new, never half
+        return
+    if storage.exists(path):
+        storage.delete(path)
+    with open(local, "rb") as fh:
+        storage.save(path, File(fh))
 
 
 Report = Callable[[int, int, str], None]
@@ -238,7 +259,8 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def build_zip(project: Project, options: dict[str, Any], path: str, report: Report) -> dict:
     """images/ (each image as stored), recipes/ (Asset.metadata["recipe"]), runs/ (the run
-    logs of the runs that made them) and manifest.json (what is where, with sha256)."""
+    logs of the runs that made them), pipeline-manifest.json (the project's pipeline settings:
+    settings/manifest.json with its overrides) and manifest.json (what is where, with sha256)."""
     assets = export_assets(project, options)
     runs = _runs_of(project, [a.pk for a in assets])
     total, files, taken = len(assets) + len(runs), [], set()
@@ -260,6 +282,8 @@ def build_zip(project: Project, options: dict[str, Any], path: str, report: Repo
                 archive.writestr(f"runs/{run.uid}.json", read_file(project, run.log_path))
                 logs.append(f"runs/{run.uid}.json")
             report(done, total, f"run log {done - len(assets)} of {len(runs)}")
+        settings = json.dumps(load_manifest(project).data, indent=2, sort_keys=True)
+        archive.writestr("pipeline-manifest.json", settings)
         manifest = _manifest(project, "zip", options, count=len(files), images=files, run_logs=logs)
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
     return manifest

@@ -145,6 +145,8 @@ def test_a_zip_holds_images_recipes_and_the_manifest(scene_project, user):
     recipe = manifest["images"][0]["recipe"]
     assert json.loads(archive.read(recipe)) == {"stage": "style", "prompt": "ink"}
     assert archive.read(images[0]) == read_file(scene_project, asset.path)
+    pipeline_manifest = json.loads(archive.read("pipeline-manifest.json"))
+    assert pipeline_manifest["generation"]["retry_base_s"] == 0.01  # the project's overrides
     assert export.file_name.endswith(".zip") and "_images_" in export.file_name
 
 
