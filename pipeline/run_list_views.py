@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,8 +12,21 @@ from pipeline.models import Run, RunJob
 from pipeline.services.stats import attach_job_counts
 from projects.access import get_project_for_user
 from projects.models import Project, Stage
+from projects.pagination import IdFirstPaginator
+from projects.widgets import use_fast_widgets
 
 RUNS_PER_PAGE = 50
+LISTED_FIELDS = (
+    "uid",
+    "name",
+    "stage",
+    "mode",
+    "status",
+    "confirmed_as",
+    "estimated_cost_usd",
+    "actual_cost_usd",
+    "created_at",
+)
 
 
 class RunFilterForm(forms.Form):
@@ -35,6 +47,7 @@ class RunFilterForm(forms.Form):
             "page__chapter__position", "page__position", "position"
         ).values_list("key", "title")
         self.fields["panel"].choices = [("", "Any panel"), *panels]
+        use_fast_widgets(self)  # a third of the page's time otherwise
 
 
 def filtered_runs(project: Project, data: dict) -> QuerySet[Run]:
@@ -63,7 +76,9 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     form = RunFilterForm(request.GET or None, project=project)
     data = form.cleaned_data if form.is_valid() else {}
-    page = Paginator(filtered_runs(project, data), RUNS_PER_PAGE).get_page(data.get("page") or 1)
+    # Only what the table shows: a run's manifest snapshot and plan are large JSON documents.
+    runs = filtered_runs(project, data).only(*LISTED_FIELDS)
+    page = IdFirstPaginator(runs, RUNS_PER_PAGE).get_page(data.get("page") or 1)
     runs = attach_job_counts(list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)

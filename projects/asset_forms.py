@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from projects.models import Asset, Project, Stage
+from projects.widgets import use_fast_widgets
 
 SORTS = [("new", "Newest first"), ("old", "Oldest first"), ("rating", "Highest rated")]
 RATINGS = [
@@ -40,6 +41,7 @@ class AssetBrowserForm(forms.Form):
         ]
         characters = project.characters.order_by("name").values_list("slug", "name")
         self.fields["character"].choices = [("", "Anyone"), *characters]
+        use_fast_widgets(self)
 
 
 BULK_ACTIONS = [

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +19,7 @@ from kroma.lib.errors import UserError
 from projects.access import get_project_for_user
 from projects.asset_forms import AssetBrowserForm, BulkActionForm
 from projects.models import Asset, Project
+from projects.pagination import IdFirstPaginator
 from projects.services.asset_browser import asset_lineage, browse_assets, recipe_of
 from projects.services.assets import THUMB_SIZES, delete_assets, upload_images
 from projects.services.ratings import rate_assets
@@ -27,6 +27,7 @@ from projects.storage import storage_for
 
 THUMB_SIZE = THUMB_SIZES[0]
 ASSETS_PER_PAGE = 48
+SEARCH_COUNT_CAP = 1000
 FILTERS = ("q", "kind", "stage", "panel", "character", "run", "rating", "since", "until")
 
 
@@ -39,7 +40,9 @@ def _browser_context(request: HttpRequest, project: Project, **extra: object) ->
     form = AssetBrowserForm(request.GET or None, project=project)
     data = form.cleaned_data if form.is_valid() else {}
     assets = browse_assets(project=project, filters=data).select_related("project")
-    page = Paginator(assets, ASSETS_PER_PAGE).get_page(data.get("page") or 1)
+    # A search reads text row by row: its count stops at SEARCH_COUNT_CAP (the page says "more").
+    cap = SEARCH_COUNT_CAP if data.get("q") else None
+    page = IdFirstPaginator(assets, ASSETS_PER_PAGE, count_cap=cap).get_page(data.get("page") or 1)
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -49,6 +52,9 @@ def _browser_context(request: HttpRequest, project: Project, **extra: object) ->
         "form": form,
         "page": page,
         "query": query.urlencode(),
+        # The tiles' links are <assets_url><id>/ and <id>/thumb (asset_urls.py): one reverse()
+        # for the page instead of three a tile.
+        "assets_url": reverse("projects:asset_list", args=[project.slug]),
         "filtered": any(data.get(k) for k in FILTERS),
         "max_upload_mb": settings.MAX_UPLOAD_BYTES // 1_000_000,
         **extra,

@@ -71,13 +71,20 @@ class Asset(ProjectOwned):
         indexes = [
             models.Index(fields=["project", "-created_at"], name="asset_project_recent"),
             models.Index(fields=["project", "kind", "-created_at"], name="asset_project_kind"),
-            models.Index(fields=["project", "failed", "-created_at"], name="asset_project_failed"),
-            models.Index(fields=["project", "stage", "-created_at"], name="asset_project_stage"),
-            models.Index(
-                fields=["project", "panel_key", "-created_at"], name="asset_project_panel"
+            # The browser's filters: each after `failed` (hidden unless asked for; the browser
+            # asks for failed IN (false, true) when showing them). created_at ascending: read
+            # backwards, the index gives newest first with the id (rowid) as the tie-breaker.
+            *(
+                models.Index(fields=["project", "failed", *extra, "created_at"], name=name)
+                for extra, name in (
+                    ((), "asset_browse"),
+                    (("kind",), "asset_browse_kind"),
+                    (("stage",), "asset_browse_stage"),
+                    (("panel_key",), "asset_browse_panel"),
+                    (("run_uid",), "asset_browse_run"),
+                    (("rating",), "asset_browse_rating"),
+                )
             ),
-            models.Index(fields=["project", "run_uid", "-created_at"], name="asset_project_run"),
-            models.Index(fields=["project", "rating", "-created_at"], name="asset_project_rating"),
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from projects.models import Asset, AssetLink, CastMember, Project, ReferenceSetItem
 
+INDEXED = ("kind", "stage", "panel", "run", "rating", "character")
 ORDERINGS = {
     "new": ("-created_at", "-id"),
     "old": ("created_at", "id"),
@@ -36,6 +37,10 @@ def browse_assets(*, project: Project, filters: dict[str, Any]) -> QuerySet[Asse
     assets = Asset.objects.filter(project=project)
     if not filters.get("failed"):
         assets = assets.filter(failed=False)
+    elif any(filters.get(name) for name in INDEXED):
+        # Every browser index starts (project, failed, ...): naming both values lets a filtered
+        # page use them rather than walk all the project's assets.
+        assets = assets.filter(failed__in=[False, True])
     for name, column in (("kind", "kind"), ("stage", "stage"), ("panel", "panel_key")):
         if filters.get(name):
             assets = assets.filter(**{column: filters[name]})
@@ -60,14 +65,17 @@ def browse_assets(*, project: Project, filters: dict[str, Any]) -> QuerySet[Asse
 
 
 def _of_character(project: Project, slug: str) -> Q:
-    """A character's reference sheets, and the run outputs of the panels they are cast in."""
+    """A character's reference sheets, and the run outputs of the panels they are cast in.
+
+    Both lists are read first (two small queries): as literal lists each side of the OR can
+    use an index, where subqueries made the database test every asset of the project.
+    """
     sheets = ReferenceSetItem.objects.filter(
         reference_set__project=project, reference_set__character__slug=slug
-    ).values("asset_id")
-    panels = CastMember.objects.filter(panel__project=project, character__slug=slug).values(
-        "panel__key"
-    )
-    return Q(pk__in=sheets) | Q(panel_key__in=panels)
+    ).values_list("asset_id", flat=True)
+    panels = CastMember.objects.filter(panel__project=project, character__slug=slug)
+    keys = panels.values_list("panel__key", flat=True)
+    return Q(pk__in=list(sheets)) | Q(panel_key__in=list(keys))
 
 
 @dataclass(frozen=True)

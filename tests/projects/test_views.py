@@ -163,11 +163,11 @@ def test_asset_list_filters_by_kind_and_paginates(
     assert scenes.count('class="asset-tile"') == 3
     bad = artist_client.get(url, {"kind": "nonsense", "page": "-3"})
     assert bad.status_code == 200 and bad.content.decode().count('class="asset-tile"') == 4
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         artist_client.get(url)
     for i in range(6):
         store_image(project=project, data=make_png(30 + i, 30), kind="candidate", name=f"c{i}.png")
-    with django_assert_num_queries(8):  # the same with more images
+    with django_assert_num_queries(9):  # the same with more images
         artist_client.get(url)
 
 
