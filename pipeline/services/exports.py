@@ -104,8 +104,8 @@ def clean_export_options(project: Project, kind: str, options: dict[str, Any]) -
             raise UserError("Nothing to export: no panel has an image yet.", field="pages")
         return clean
     saved = layouts.layout_settings(project)
-    if kind == Kind.CBZ:
-        saved["dpi"] = CBZ_DPI
+    if kind == Kind.CBZ:  # for screens: no bleed to trim, a lighter page
+        saved |= {"dpi": CBZ_DPI, "bleed_mm": 0}
     settings, errors = layouts.check_layout(
         {**saved, **{k: options[k] for k in options if k in PRINT_OPTIONS}}
     )
@@ -133,7 +133,7 @@ def request_export(
 
     options: {"pages": [page ids]} (all pages by default); for a zip {"assets": [asset ids]}
     instead (a selection from the asset browser); for a PDF or CBZ page_size, dpi, bleed_mm
-    (the project's page settings by default; a CBZ is 150 dpi unless told).
+    (the project's page settings by default; a CBZ is 150 dpi without bleed unless told).
     """
     clean = clean_export_options(project, kind, options or {})
     with transaction.atomic():
@@ -168,9 +168,13 @@ def run_export(export_id: int) -> ProjectExport | None:
 
 
 def recent_exports(project: Project, limit: int = 20) -> list[ProjectExport]:
-    return list(
-        ProjectExport.objects.filter(project=project).order_by("-created_at", "-pk")[:limit]
-    )
+    """The newest exports, each with `left_out`: how many panels had no frame in it."""
+    recent = ProjectExport.objects.filter(project=project).order_by("-created_at", "-pk")
+    found = list(recent[:limit])
+    for export in found:
+        pages = (export.manifest or {}).get("pages") or []
+        export.left_out = sum(len(page.get("left_out") or []) for page in pages)
+    return found
 
 
 def download_name(export: ProjectExport) -> str:

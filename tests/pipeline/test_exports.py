@@ -122,6 +122,15 @@ def test_a_cbz_holds_the_pages_in_order_and_comic_info(scene_project, user):
     assert export.file_name.endswith(".cbz")
 
 
+def test_a_cbz_is_150_dpi_without_bleed_unless_told(scene_project, user):
+    export = exports.request_export(project=scene_project, user=user, kind="cbz")
+    assert (export.options["settings"]["dpi"], export.options["settings"]["bleed_mm"]) == (150, 0)
+    told = exports.request_export(
+        project=scene_project, user=user, kind="cbz", options={"dpi": "96", "bleed_mm": "2"}
+    )
+    assert (told.options["settings"]["dpi"], told.options["settings"]["bleed_mm"]) == (96, 2.0)
+
+
 def test_a_cbz_of_chosen_pages_only(scene_project, user):
     chapter = Page.objects.get(project=scene_project).chapter
     second = add_page(project=scene_project, actor=user, chapter=chapter)

@@ -153,6 +153,19 @@ def test_the_export_list_polls_until_final(artist_client, scene_project, user):
     assert _url("export_download", scene_project, export.pk) in done.content.decode()
 
 
+def test_panels_a_layout_left_out_are_named_in_the_list(artist_client, scene_project, user):
+    from pipeline.services.layouts import set_page_layout
+
+    page = Page.objects.get(project=scene_project)
+    set_page_layout(project=scene_project, user=user, page_id=page.pk, layout="full")
+    export = exports.request_export(
+        project=scene_project, user=user, kind="cbz", options={"dpi": 72}
+    )
+    exports.run_export(export.pk)
+    html = artist_client.get(_url("exports", scene_project), **HTMX).content.decode()
+    assert "2 panels did not fit their page's layout and were left out." in html
+
+
 def test_a_done_export_downloads_with_its_readable_name(artist_client, scene_project, user):
     export = exports.request_export(project=scene_project, user=user, kind="zip")
     exports.run_export(export.pk)
