@@ -80,11 +80,11 @@ def percent(value: float | Decimal) -> str:
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 or 10 times a power of ten that is >= value (1 for 0)."""
+    """The smallest of 1, 2, 5 or 10 times a power of ten that is >= value (1 for 0)."""
     if value <= 0:
         return 1.0
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 5, 10):
         if value <= step * power + 1e-12:
             return step * power
     return 10 * power
@@ -95,7 +95,10 @@ def _y(value: float, top: float) -> float:
     return round(HEIGHT - BOTTOM - plot * (value / top), 2)
 
 
-def _ticks(top: float, fmt: Callable[[float], str], count: int = 4) -> list[Label]:
+def _ticks(top: float, fmt: Callable[[float], str]) -> list[Label]:
+    """Ticks at round values: quarters of 1 or 2 (x 10^k), fifths of 5 or 10."""
+    mantissa = top / 10 ** math.floor(math.log10(top))
+    count = 5 if round(mantissa) in (5, 10) else 4
     steps = [top * i / count for i in range(count + 1)]
     return [Label(LEFT - 6, _y(value, top), fmt(value)) for value in steps]
 

@@ -39,6 +39,7 @@ class ReportFilterForm(forms.Form):
         coerce=int,
         required=False,
         empty_value=30,
+        initial=30,
     )
 
     def days_or_default(self) -> int:
@@ -47,12 +48,13 @@ class ReportFilterForm(forms.Form):
         return self.cleaned_data["days"] or 30
 
 
-def _run_label(run: Run) -> str:
-    return run.name or run.uid.removeprefix("run_")[:13]
+def _run_name(run: Run) -> str:
+    return run.name or run.uid
 
 
 def qa_chart(rows: list[RunQA]) -> Chart:
-    labels = [_run_label(row.run) for row in rows]
+    """Runs are labelled #1, #2, ... (oldest first) on the chart, as in the table beside it."""
+    labels = [f"#{i}" for i in range(1, len(rows) + 1)]
     rates = [None if r.counts.pass_rate is None else r.counts.pass_rate * 100 for r in rows]
     shown = ", ".join(
         f"{label} {rate:.0f}%"
@@ -62,7 +64,8 @@ def qa_chart(rows: list[RunQA]) -> Chart:
     return line_chart(
         key="qa-rate",
         title="QA pass rate per run",
-        desc=f"Share of candidates that passed QA, oldest run first: {shown}.",
+        desc=f"Share of candidates that passed QA, oldest run first: {shown}. "
+        + "; ".join(f"#{i}: {_run_name(r.run)}" for i, r in enumerate(rows, start=1)),
         labels=labels,
         values=rates,
     )
@@ -84,11 +87,12 @@ def run_chart(runs: list[RunSpend]) -> Chart:
     return bar_chart(
         key="spend-run",
         title="Estimate and actual cost per run",
-        desc="; ".join(
-            f"{_run_label(r.run)}: estimate ${r.estimate_usd:.2f}, actual ${r.actual_usd:.2f}"
-            for r in runs
+        desc="Oldest run first. "
+        + "; ".join(
+            f"#{i} {_run_name(r.run)}: estimate ${r.estimate_usd:.2f}, actual ${r.actual_usd:.2f}"
+            for i, r in enumerate(runs, start=1)
         ),
-        labels=[_run_label(r.run) for r in runs],
+        labels=[f"#{i}" for i in range(1, len(runs) + 1)],
         series=[
             Series("Estimate", [r.estimate_usd for r in runs], "s2"),
             Series("Actual", [r.actual_usd for r in runs], "s1"),

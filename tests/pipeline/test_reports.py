@@ -177,7 +177,7 @@ def test_nice_ceiling_rounds_up_to_a_readable_top():
         2,
         5,
         10,
-        250,
+        500,
     ]
 
 
@@ -194,6 +194,8 @@ def test_bar_chart_heights_follow_the_values_and_every_bar_has_a_title():
     assert tall.y + tall.height == chart.baseline
     assert [m.text for m in chart.marks] == ["a: $1.00", "b: $0.50"]
     assert [t.text for t in chart.y_ticks] == ["$0.00", "$0.25", "$0.50", "$0.75", "$1.00"]
+    five = bar_chart(key="k", title="t", desc="d", labels=["a"], series=[Series("s", [4.2])])
+    assert [t.text for t in five.y_ticks] == ["$0.00", "$1.00", "$2.00", "$3.00", "$4.00", "$5.00"]
 
 
 def test_bar_chart_thins_its_labels_and_names_each_series():
@@ -229,8 +231,8 @@ def test_reports_page_shows_qa_and_cost_charts_and_tables(artist_client, project
     for title in ("QA pass rate per run", "Spend per day, last 30 days (UTC)", "Spend per model"):
         assert f">{title}</title>" in body
     assert "Estimate and actual cost per run</title>" in body
-    assert "Page one 50%" in body  # the QA chart's description
-    assert "Page one: estimate $0.30, actual $0.42" in body
+    assert "oldest run first: #1 50%. #1: Page one" in body  # the QA chart's description
+    assert "#1 Page one: estimate $0.30, actual $0.42" in body
     assert reverse("pipeline:run_report", args=["noir_city", run.uid]) in body
     assert re.search(r'<svg class="chart[^>]*role="img"', body)
 
@@ -316,3 +318,44 @@ def test_run_report_of_another_users_project_is_404(artist_client, project, othe
         url = reverse("pipeline:run_report", args=[slug, run.uid])
         assert artist_client.get(url).status_code == 404
         assert artist_client.get(url, **HX).status_code == 404
+
+
+# --- query counts -------------------------------------------------------------------------------
+
+
+def _queries(client, url: str, **headers) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, **headers)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def _runs_with_spend(project, first: int, last: int) -> Run:
+    run = None
+    for i in range(first, last + 1):
+        run = _run(project, i, qa=[(True, 0), (True, 1), (False, 0)])
+        _event(project, "0.10", key=f"e{i}", run=run)
+        _event(project, "0.05", key=f"u{i}", run=run, model="gpt-image-1-mini", unconfirmed=True)
+    return run
+
+
+def test_report_pages_run_the_same_queries_at_1_and_20_runs(artist_client, project):
+    reports = reverse("pipeline:reports", args=["noir_city"])
+    one = _runs_with_spend(project, 1, 1)
+    counts_one = [_queries(artist_client, reports, **h) for h in ({}, HX)]
+    run_one = [
+        _queries(artist_client, reverse("pipeline:run_report", args=["noir_city", one.uid]), **h)
+        for h in ({}, HX)
+    ]
+    last = _runs_with_spend(project, 2, 20)
+    assert Run.objects.count() == 20
+    counts_many = [_queries(artist_client, reports, **h) for h in ({}, HX)]
+    run_many = [
+        _queries(artist_client, reverse("pipeline:run_report", args=["noir_city", last.uid]), **h)
+        for h in ({}, HX)
+    ]
+    assert counts_one == counts_many, (counts_one, counts_many)
+    assert run_one == run_many, (run_one, run_many)
