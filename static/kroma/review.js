@@ -146,7 +146,11 @@
     image.src = card.getAttribute("data-full");
     image.alt = "Candidate " + card.getAttribute("data-label");
     lightbox.querySelector("#review-lightbox-title").textContent = card.getAttribute("data-label");
-    lightbox.querySelector("[data-lightbox-status]").textContent = card.getAttribute("aria-label");
+    var figures = Array.prototype.map.call(card.querySelectorAll(".review-metrics div"), function (row) {
+      return row.querySelector("dt").textContent + " " + row.querySelector("dd").textContent;
+    });
+    lightbox.querySelector("[data-lightbox-status]").textContent =
+      [card.getAttribute("aria-label")].concat(figures).join(" · ");
   }
   function openLightbox(card) {
     view.scale = 1; view.x = 0; view.y = 0; apply();

@@ -182,3 +182,44 @@ def test_panel_page_without_runs_says_so(artist_client, scene_project):
     panel = Panel.objects.get(project=scene_project, key="alley")
     body = artist_client.get(_url("panel", panel.pk)).content.decode()
     assert "No runs of this panel yet." in body
+
+
+@pytest.fixture
+def failed_run(scene_project, user) -> Run:
+    """Every candidate fails QA (as blank): picking one needs a reason."""
+    scene_project.manifest_overrides = {
+        **scene_project.manifest_overrides,
+        "output_guard": {"min_std": 128},
+    }
+    scene_project.save()
+    return local_run(scene_project, user, candidates=2, panels=["harbor"])
+
+
+def test_a_failed_candidate_is_used_anyway_only_with_a_reason(artist_client, failed_run):
+    candidate = _candidate(failed_run, index=1)
+    page = artist_client.get(_url("review_run", failed_run.uid)).content.decode()
+    assert "Use anyway…" in page and "failed QA" in page and "blank image" in page
+    refused = artist_client.post(_url("review_pick", candidate.pk), **HX)
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert "say why you use it anyway" in body and '<details class="use-anyway" open>' in body
+    candidate.refresh_from_db()
+    assert not candidate.selected
+    used = artist_client.post(
+        _url("review_pick", candidate.pk), {"reason": "Fog on purpose."}, **HX
+    )
+    assert used.status_code == 200 and "in use: <strong>c1</strong>" in used.content.decode()
+    candidate.refresh_from_db()
+    assert candidate.selected and candidate.override_reason == "Fog on purpose."
+
+
+def test_panel_review_query_count_does_not_grow_with_runs(
+    artist_client, run, scene_project, user, django_assert_max_num_queries
+):
+    panel = Panel.objects.get(project=scene_project, key="harbor")
+    with django_assert_max_num_queries(12):
+        artist_client.get(_url("review_panel", panel.pk))
+    for _ in range(3):
+        local_run(scene_project, user, candidates=2, panels=["harbor"])
+    with django_assert_max_num_queries(12):
+        artist_client.get(_url("review_panel", panel.pk))
