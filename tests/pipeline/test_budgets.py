@@ -325,3 +325,14 @@ def test_dashboard_shows_spend_against_the_budget(artist_client, project):
     assert 'value="25"' in body  # the meter: 25% spent
     partial = artist_client.get(reverse("pipeline:dashboard", args=["noir_city"]), **HX)
     assert "$9.00 left" in partial.content.decode()
+
+
+def test_the_plan_page_shows_why_confirming_was_refused(artist_client, scene_project, user):
+    dry = submit_run(project=scene_project, user=user, stage="style", provider="openai")
+    scene_project.monthly_budget_usd = Decimal("0.05")
+    scene_project.save()
+    response = artist_client.post(reverse("pipeline:run_confirm", args=["noir_city", dry.uid]))
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "only $0.05 of this month" in body and "raise the monthly budget in Settings" in body
+    assert Run.objects.filter(mode="run").count() == 0
