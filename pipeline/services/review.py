@@ -106,7 +106,6 @@ class ReviewGroup:
     total: int
     best: RunCandidate | None = None
     selected: RunCandidate | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def best_is_not_picked(self) -> bool:

@@ -223,3 +223,21 @@ def test_panel_review_query_count_does_not_grow_with_runs(
         local_run(scene_project, user, candidates=2, panels=["harbor"])
     with django_assert_max_num_queries(12):
         artist_client.get(_url("review_panel", panel.pk))
+
+
+def test_when_ratings_put_another_first_the_heading_offers_it(artist_client, run):
+    auto = RunCandidate.objects.get(job__run=run, job__index=0, selected=True)
+    other = RunCandidate.objects.select_related("asset").filter(job=auto.job).exclude(pk=auto.pk)[0]
+    body = artist_client.post(_url("review_rate", other.pk), {"rating": "5"}, **HX).content.decode()
+    head = body[body.index('class="review-group-head"') :]
+    assert "your ratings put it first" in head and f"Use c{other.index}</button>" in head
+    assert _url("review_pick", other.pk) in head
+    artist_client.post(_url("review_pick", other.pk), **HX)
+    other.refresh_from_db()
+    assert other.selected
+
+
+def test_review_of_a_plan_says_there_is_nothing_to_review_yet(artist_client, scene_project, user):
+    plan = local_run(scene_project, user, mode="dry")
+    body = artist_client.get(_url("review_run", plan.uid)).content.decode()
+    assert "No candidates to review: this is a plan" in body
