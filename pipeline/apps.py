@@ -10,6 +10,8 @@ class PipelineConfig(AppConfig):
         from django.db.models.signals import post_delete
         from django_q.signals import post_spawn
 
+        # The asset browser's export, post-process and colour-profile bulk actions.
+        from pipeline.asset_actions import register as register_asset_actions
         from pipeline.config import check_project_overrides
         from pipeline.engine import start_watchdog
         from pipeline.models import LabJob, PostprocessJob, RunJob
@@ -17,6 +19,7 @@ class PipelineConfig(AppConfig):
         from pipeline.postprocess.sessions import preload_sessions
         from projects.models.base import OVERRIDE_CHECKS
 
+        register_asset_actions()
         # A project's manifest overrides are checked whenever a form saves them.
         if check_project_overrides not in OVERRIDE_CHECKS:
             OVERRIDE_CHECKS.append(check_project_overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from projects.models import Asset, Project, Stage
+from projects.services.asset_actions import BULK_ACTIONS
 from projects.widgets import use_fast_widgets
 
 SORTS = [("new", "Newest first"), ("old", "Oldest first"), ("rating", "Highest rated")]
@@ -44,35 +45,18 @@ class AssetBrowserForm(forms.Form):
         use_fast_widgets(self)
 
 
-BULK_ACTIONS = [
-    ("rate", "Rate"),
-    ("reject", "Reject"),
-    ("unreject", "Un-reject"),
-    ("delete", "Delete"),
-]
-
-
 class BulkActionForm(forms.Form):
-    action = forms.ChoiceField(choices=BULK_ACTIONS)
+    """Which action, on which images; the action's own choices are checked by its service."""
+
+    action = forms.ChoiceField(choices=[])
     assets = forms.TypedMultipleChoiceField(
         coerce=int, error_messages={"required": "Select at least one image first."}
-    )
-    rating = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        empty_value=None,
-        choices=[("", "—"), *[(n, n) for n in "12345"]],
     )
     confirm = forms.BooleanField(required=False)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [(a.name, a.label) for a in BULK_ACTIONS.values()]
         # Which ids exist in the project is the service's check; here they only need to be ids.
         raw = self.data.getlist("assets") if hasattr(self.data, "getlist") else []
         self.fields["assets"].choices = [(v, v) for v in raw if str(v).isdigit()]
-
-    def clean(self) -> dict[str, object]:
-        cleaned = super().clean() or {}
-        if cleaned.get("action") == "rate" and not cleaned.get("rating"):
-            self.add_error("rating", "Choose a rating from 1 to 5.")
-        return cleaned

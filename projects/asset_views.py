@@ -20,9 +20,9 @@ from projects.access import get_project_for_user
 from projects.asset_forms import AssetBrowserForm, BulkActionForm
 from projects.models import Asset, Project
 from projects.pagination import IdFirstPaginator
+from projects.services.asset_actions import BULK_ACTIONS, bulk_action
 from projects.services.asset_browser import asset_lineage, browse_assets, recipe_of
-from projects.services.assets import THUMB_SIZES, delete_assets, upload_images
-from projects.services.ratings import rate_assets
+from projects.services.assets import THUMB_SIZES, upload_images
 from projects.storage import storage_for
 
 THUMB_SIZE = THUMB_SIZES[0]
@@ -55,6 +55,10 @@ def _browser_context(request: HttpRequest, project: Project, **extra: object) ->
         # The tiles' links are <assets_url><id>/ and <id>/thumb (asset_urls.py): one reverse()
         # for the page instead of three a tile.
         "assets_url": reverse("projects:asset_list", args=[project.slug]),
+        "bulk_actions": [
+            (action, action.choices(project) if action.choices else [])
+            for action in BULK_ACTIONS.values()
+        ],
         "filtered": any(data.get(k) for k in FILTERS),
         "max_upload_mb": settings.MAX_UPLOAD_BYTES // 1_000_000,
         **extra,
@@ -134,7 +138,8 @@ def _upload_page(
 @login_required
 @require_POST
 def asset_bulk(request: HttpRequest, slug: str) -> HttpResponse:
-    """Rate, reject or delete the selected images (delete asks to confirm first)."""
+    """Apply one bulk action (rate, reject, delete, export, post-process ...) to the selected
+    images; an action that must be confirmed (delete) asks first."""
     project = get_project_for_user(request.user, slug)
     form = BulkActionForm(request.POST)
     back = request.POST.get("back", "")
@@ -143,41 +148,27 @@ def asset_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         for errors in form.errors.values():
             messages.error(request, errors[0])
         return _back(request, project, back)
-    action, ids = form.cleaned_data["action"], form.cleaned_data["assets"]
+    action = bulk_action(form.cleaned_data["action"])
+    ids = form.cleaned_data["assets"]
+    if action.confirm and not form.cleaned_data["confirm"]:
+        context = {
+            "project": project,
+            "tab": "assets",
+            "assets": project.assets.filter(pk__in=ids).select_related("project")[:200],
+            "ids": ids,
+            "back": back,
+            "action": action,
+        }
+        template = "projects/asset_delete.html" + ("#confirm" if request.htmx else "")
+        return render(request, template, context)
+    choices = [c for c in request.POST.getlist(f"{action.name}_choice") if c]
     try:
-        if action == "delete" and not form.cleaned_data["confirm"]:
-            assets = project.assets.filter(pk__in=ids).select_related("project")[:200]
-            context = {"project": project, "tab": "assets", "assets": assets, "ids": ids}
-            template = "projects/asset_delete.html"
-            return render(
-                request, template + ("#confirm" if request.htmx else ""), context | {"back": back}
-            )
-        message = _apply(project, request, action, ids, form.cleaned_data["rating"])
+        message = action.apply(project=project, user=request.user, asset_ids=ids, choices=choices)
     except UserError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, message)
     return _back(request, project, back)
-
-
-def _apply(
-    project: Project, request: HttpRequest, action: str, ids: list[int], rating: int | None
-) -> str:
-    if action == "rate":
-        done = rate_assets(project=project, user=request.user, asset_ids=ids, rating=rating)
-        return f"Rated {done.updated} image(s) {rating}★."
-    if action in ("reject", "unreject"):
-        done = rate_assets(
-            project=project, user=request.user, asset_ids=ids, rejected=action == "reject"
-        )
-        return f"{'Rejected' if action == 'reject' else 'Un-rejected'} {done.updated} image(s)."
-    result = delete_assets(project=project, user=request.user, asset_ids=ids)
-    kept = (
-        f" Kept {len(result.kept)} still in use ({', '.join(sorted(set(result.kept.values())))})."
-        if result.kept
-        else ""
-    )
-    return f"Deleted {len(result.deleted)} image(s).{kept}"
 
 
 def _back(request: HttpRequest, project: Project, query: str) -> HttpResponse:

@@ -109,6 +109,17 @@
     });
   }
 
+  // The bulk bar shows the choices of the chosen action only (all of them without script).
+  function showActionChoices() {
+    var select = document.querySelector("[data-bulk-action]");
+    if (!select) { return; }
+    document.querySelectorAll("[data-for-action]").forEach(function (group) {
+      group.hidden = group.getAttribute("data-for-action") !== select.value;
+    });
+  }
+  showActionChoices();
+  document.addEventListener("htmx:afterSettle", showActionChoices);
+
   function countSelected() {
     var target = document.querySelector("[data-selected-count]");
     if (!target) { return; }
@@ -121,6 +132,7 @@
         box.checked = event.target.checked;
       });
     }
+    if (event.target.matches("[data-bulk-action]")) { showActionChoices(); }
     if (event.target.closest("#bulk-form")) { countSelected(); }
   });
   // An opened image's details get the focus (and, on a narrow screen, come into view).

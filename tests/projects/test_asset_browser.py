@@ -202,7 +202,9 @@ def test_asset_detail_shows_metadata_recipe_lineage_and_download(artist_client, 
 def test_bulk_rate_and_reject_are_audited(artist_client, project):
     a, b = _output(project, 1), _output(project, 2)
     url = _url(project, "asset_bulk")
-    response = artist_client.post(url, {"action": "rate", "assets": [a.pk, b.pk], "rating": "5"})
+    response = artist_client.post(
+        url, {"action": "rate", "assets": [a.pk, b.pk], "rate_choice": "5"}
+    )
     assert response.status_code == 302
     assert set(Asset.objects.values_list("rating", flat=True)) == {5}
     artist_client.post(url, {"action": "reject", "assets": [a.pk]}, **HX)
@@ -215,7 +217,7 @@ def test_bulk_rate_without_a_rating_or_selection_says_so(artist_client, project)
     url = _url(project, "asset_bulk")
     response = artist_client.post(url, {"action": "rate", "assets": [a.pk]}, follow=True)
     assert "Choose a rating from 1 to 5." in response.content.decode()
-    response = artist_client.post(url, {"action": "rate", "rating": "3"}, follow=True)
+    response = artist_client.post(url, {"action": "rate", "rate_choice": "3"}, follow=True)
     assert "Select at least one image first." in response.content.decode()
     assert Asset.objects.get(pk=a.pk).rating is None
 
