@@ -6,10 +6,13 @@ and runs.override_selection for changes); htmx requests get the region that chan
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -85,24 +88,30 @@ def _back(request: HttpRequest, candidate: RunCandidate) -> HttpResponse:
     return redirect("pipeline:review_run", slug=candidate.project.slug, uid=candidate.job.run.uid)
 
 
+def _page_of(request: HttpRequest, candidate: RunCandidate) -> dict:
+    """The review page an htmx request came from (HX-Current-URL): a run's review numbers its
+    panels, a panel's names each run; plain forms there return to it."""
+    url = urlsplit(request.htmx.current_url or "")
+    here = f"{url.path}?{url.query}" if url.query else url.path
+    try:
+        name = resolve(url.path).url_name
+    except Resolver404:
+        return {"here": ""}
+    return {"here": here, "run": candidate.job.run if name == "review_run" else None}
+
+
 def _answer(
     request: HttpRequest, candidate: RunCandidate, *, status: int, **extra: object
 ) -> HttpResponse:
-    """The htmx answer after a change: the candidate's card (or its whole group after a pick)
-    and, out of band, its group's heading (the best now may have changed)."""
-    every = review_job(job=candidate.job)
-    filters = ReviewFilterForm(request.POST).filters()
-    context = {
-        "project": candidate.project,
-        "group": review_job(job=candidate.job, filters=filters)
-        if extra.get("whole_group")
-        else every,
-        "c": next(c for c in every.candidates if c.pk == candidate.pk),
-        "here": request.POST.get("next", ""),
-        **extra,
-    }
+    """The htmx answer after a change: the candidate's card (or its whole group after a pick,
+    with the page's filters) and, out of band, its group's heading (the best may have changed)."""
+    context = {"project": candidate.project, **_page_of(request, candidate), **extra}
     if extra.get("whole_group"):
+        filters = ReviewFilterForm(request.POST).filters()
+        context["group"] = review_job(job=candidate.job, filters=filters)
         return render(request, f"{TEMPLATE}#group", context, status=status)
+    group = review_job(job=candidate.job)
+    context |= {"group": group, "c": next(c for c in group.candidates if c.pk == candidate.pk)}
     body = render_to_string(f"{TEMPLATE}#card", context, request)
     head = render_to_string(f"{TEMPLATE}#group-head", {**context, "oob": True}, request)
     return HttpResponse(body + head, status=status)

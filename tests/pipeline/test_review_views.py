@@ -241,3 +241,18 @@ def test_review_of_a_plan_says_there_is_nothing_to_review_yet(artist_client, sce
     plan = local_run(scene_project, user, mode="dry")
     body = artist_client.get(_url("review_run", plan.uid)).content.decode()
     assert "No candidates to review: this is a plan" in body
+
+
+def test_htmx_answers_keep_the_page_they_came_from(artist_client, run):
+    candidate = RunCandidate.objects.filter(job__run=run, job__index=0, selected=False)[0]
+    run_page = "http://testserver" + _url("review_run", run.uid) + "?sort=rating"
+    body = artist_client.post(
+        _url("review_rate", candidate.pk), {"rating": "3"}, HTTP_HX_CURRENT_URL=run_page, **HX
+    ).content.decode()
+    assert 'id="group-' in body and ">1. <a" in body  # a run's review numbers its panels
+    assert f'name="next" value="{_url("review_run", run.uid)}?sort=rating"' in body
+    panel_page = "http://testserver" + _url("review_panel", candidate.job.panel_id)
+    body = artist_client.post(
+        _url("review_rate", candidate.pk), {"rating": "4"}, HTTP_HX_CURRENT_URL=panel_page, **HX
+    ).content.decode()
+    assert ">1. <a" not in body and _url("review_run", run.uid) in body  # names its run
