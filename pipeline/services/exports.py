@@ -178,9 +178,11 @@ def recent_exports(project: Project, limit: int = 20) -> list[ProjectExport]:
 
 
 def download_name(export: ProjectExport) -> str:
-    """`<project>_<images|pages>_<YYYYMMDD-HHMM>.<ext>`."""
+    """`<project>_<images|pages>_<YYYYMMDD-HHMM>_<n>.<ext>` (n: the export's number, so two
+    exports of one minute keep apart)."""
     what = "images" if export.kind == Kind.ZIP else "pages"
-    return f"{export.project.slug}_{what}_{export.created_at:%Y%m%d-%H%M}.{EXTENSIONS[export.kind]}"
+    when = f"{export.created_at:%Y%m%d-%H%M}"
+    return f"{export.project.slug}_{what}_{when}_{export.pk}.{EXTENSIONS[export.kind]}"
 
 
 # --- building (the engine's one step) --------------------------------------------------------

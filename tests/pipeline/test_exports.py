@@ -99,7 +99,7 @@ def test_a_pdf_has_a_page_per_story_page_at_trim_plus_bleed(scene_project, user)
     assert float(box.height) == pytest.approx(303 / 25.4 * 72, abs=1)
     assert export.progress == {"done": 2, "total": 2, "what": "saving"}
     assert export.size_bytes == len(data)
-    assert export.file_name == f"noir_city_pages_{export.created_at:%Y%m%d-%H%M}.pdf"
+    assert export.file_name == f"noir_city_pages_{export.created_at:%Y%m%d-%H%M}_{export.pk}.pdf"
     assert [p["number"] for p in export.manifest["pages"]] == [1, 2]
     step = StepRun.objects.get(item_type=EXPORT_JOB, item_id=str(export.pk))
     assert (step.step, step.status) == ("build", "done")
