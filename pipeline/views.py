@@ -86,8 +86,27 @@ def run_new(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             return redirect("pipeline:run_detail", slug=project.slug, uid=run.uid)
     status = 400 if form.errors else 200
-    context = {"project": project, "form": form, "recipe": initial.get("recipe")}
+    context = {
+        "project": project,
+        "form": form,
+        "recipe": initial.get("recipe"),
+        "start": _start_candidate(project, form["from_candidate"].value()),
+    }
     return render(request, "pipeline/run_new.html", context, status=status)
+
+
+def _start_candidate(project: Project, value: object) -> RunCandidate | None:
+    """The candidate New Run builds on (shown with its thumbnail), if it names one."""
+    if not str(value or "").isdigit():
+        return None
+    candidate = (
+        RunCandidate.objects.filter(project=project, pk=int(value), asset__isnull=False)
+        .select_related("asset", "job__run")
+        .first()
+    )
+    if candidate is not None:
+        candidate.asset.project = project
+    return candidate
 
 
 def _run_new_initial(request: HttpRequest, project: Project) -> dict:

@@ -113,6 +113,7 @@ def test_new_run_recalls_a_recipe_into_the_form(artist_client, run):
     page = body.content.decode()
     assert "Filled in from run" in page
     assert f'name="from_candidate" value="{candidate.pk}"' in page
+    assert f"Builds on candidate c{candidate.index} of style lock run {run.uid}" in page
     assert escape(job.prompt)[:60] in page
     assert artist_client.get(url, {"recipe": "run_nope"}).status_code == 404
 

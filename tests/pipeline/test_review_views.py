@@ -256,3 +256,11 @@ def test_htmx_answers_keep_the_page_they_came_from(artist_client, run):
         _url("review_rate", candidate.pk), {"rating": "4"}, HTTP_HX_CURRENT_URL=panel_page, **HX
     ).content.decode()
     assert ">1. <a" not in body and _url("review_run", run.uid) in body  # names its run
+
+
+def test_review_of_a_run_under_way_says_to_reload_for_new_candidates(
+    artist_client, scene_project, user
+):
+    queued = local_run(scene_project, user, dispatch="none")
+    body = artist_client.get(_url("review_run", queued.uid)).content.decode()
+    assert "This run is still queued" in body
