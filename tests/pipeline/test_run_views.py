@@ -193,3 +193,63 @@ def test_downloads_have_readable_names(artist_client, scene_project, user):
         reverse("projects:asset_file", args=["noir_city", base.pk]), {"download": "1"}
     )
     assert response["Content-Disposition"].endswith('filename="noir_city_alley.png"')
+
+
+def test_cancel_with_a_panel_still_running_says_so_then_nothing_says_running(
+    artist_client, scene_project, user
+):
+    from django.utils import timezone
+
+    from pipeline.models import RunJob
+    from pipeline.services.execute import finalize_run
+
+    run = local_run(scene_project, user, dispatch="none")
+    running = run.jobs.get(index=0)
+    RunJob.objects.filter(pk=running.pk).update(
+        status="running", step="generate", lease_expires_at=timezone.now() + timezone.timedelta(60)
+    )
+    url = reverse("pipeline:run_detail", args=["noir_city", run.uid])
+    page = artist_client.post(
+        reverse("pipeline:run_cancel", args=["noir_city", run.uid]), **HX
+    ).content.decode()
+    assert "waiting for 1 running panel to stop at its next step" in page
+    assert "Cancel run" not in page and "Updating every 2 s" not in page
+    assert 'hx-trigger="every 2s"' in page  # it still follows the panel that is stopping
+    assert "0/3" in page and "1 running, 2 canceled" in page
+    # The running panel stops at its step boundary: the run is final, and the page says so.
+    RunJob.objects.filter(pk=running.pk).update(status="canceled", error_code="canceled")
+    finalize_run(run.pk)
+    final = artist_client.get(url, **HX)
+    body = final.content.decode()
+    assert final.status_code == 286
+    assert "running" not in body.lower() and "Updating every" not in body
+    assert "0/3" in body and "3 canceled" in body
+
+
+def test_a_finished_run_post_processing_a_new_pick_offers_no_cancel(
+    artist_client, scene_project, user
+):
+    from pipeline.models import PostprocessJob
+
+    run = local_run(scene_project, user, panels=["harbor"])
+    job = run.jobs.get()
+    PostprocessJob.objects.create(project=scene_project, run=run, job=job, status="queued")
+    url = reverse("pipeline:run_detail", args=["noir_city", run.uid])
+    live = artist_client.get(url, **HX)
+    body = live.content.decode()
+    assert live.status_code == 200 and 'hx-trigger="every 2s"' in body
+    assert "Post-processing the new pick" in body and "Cancel run" not in body
+    PostprocessJob.objects.filter(run=run).update(status="done")
+    assert artist_client.get(url, **HX).status_code == 286
+
+
+def test_a_run_page_links_to_its_review_and_qa_report_and_back_to_all_runs(
+    artist_client, scene_project, user
+):
+    run = local_run(scene_project, user, panels=["harbor"])
+    body = artist_client.get(reverse("pipeline:run_detail", args=["noir_city", run.uid])).content
+    for name in ("review_run", "run_report"):
+        assert reverse(f"pipeline:{name}", args=["noir_city", run.uid]).encode() in body
+    assert reverse("pipeline:run_list", args=["noir_city"]).encode() in body
+    for tab in ("pages", "reports"):  # the project's tabs reach the new pages
+        assert f'href="{reverse(f"pipeline:{tab}", args=["noir_city"])}"'.encode() in body
