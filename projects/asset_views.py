@@ -60,6 +60,7 @@ def _browser_context(request: HttpRequest, project: Project, **extra: object) ->
             for action in BULK_ACTIONS.values()
         ],
         "filtered": any(data.get(k) for k in FILTERS),
+        "more_filters": any(data.get(k) for k in FILTERS[3:]) or bool(form.errors),
         "max_upload_mb": settings.MAX_UPLOAD_BYTES // 1_000_000,
         **extra,
     }
@@ -154,6 +155,7 @@ def asset_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         context = {
             "project": project,
             "tab": "assets",
+            "nav": "assets",
             "assets": project.assets.filter(pk__in=ids).select_related("project")[:200],
             "ids": ids,
             "back": back,
