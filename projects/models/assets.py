@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -125,6 +127,12 @@ class Asset(ProjectOwned):
         return f"{name or f'asset-{self.pk}'}{ext}"
 
 
+def fold_text(text: str) -> str:
+    """Lower case without accents ("Inès" -> "ines"): how search_text is kept and searched."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 BROWSER_FIELDS = ("stage", "panel_key", "run_uid", "failed", "search_text")
 
 
@@ -144,7 +152,7 @@ def browser_fields(kind: str, title: str, metadata: dict | None) -> dict[str, ob
         "panel_key": pick("panel", 64),
         "run_uid": pick("run", 64),
         "failed": kind == "candidate" and qa.get("passed") is False,
-        "search_text": "\n".join(str(w) for w in words if w).lower(),
+        "search_text": fold_text("\n".join(str(w) for w in words if w)),
     }
 
 

@@ -300,3 +300,19 @@ def test_successful_plain_upload_redirects_with_its_notes(artist_client, project
     body = response.content.decode()
     assert "Uploaded 1 image(s)." in body
     assert "is a JPEG image although its name ends in .png; it is stored as JPEG" in body
+
+
+def test_search_matches_word_beginnings_and_follows_edits_and_deletes(artist_client, project):
+    asset = _output(project, 1, prompt="An old lighthouse, Inès waving")
+
+    def found(q: str) -> int:
+        return _tiles(artist_client.get(_url(project), {"q": q}))
+
+    assert (found("light"), found("LIGHTHOUSE old"), found("ines"), found("house")) == (1, 1, 1, 0)
+    asset.metadata["recipe"]["prompt"] = "A new windmill"
+    asset.save()
+    assert (found("lighthouse"), found("wind")) == (0, 1)
+    asset.delete()
+    assert found("wind") == 0
+    _output(project, 2)
+    assert found('%"*') == 1  # punctuation alone is no search: every image is listed
