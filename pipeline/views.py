@@ -17,7 +17,7 @@ from pipeline.models import (
     RunCandidate,
     RunJob,
 )
-from pipeline.services.budgets import budget_status
+from pipeline.services.budgets import budget_status, has_budget
 from pipeline.services.review import recipe_initial
 from pipeline.services.runs import (
     cancel_run,
@@ -53,11 +53,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    stats = project_stats(project)
     context = {
         "project": project,
-        "stats": stats,
-        "budget": budget_status(project=project, month=stats.month_spend),
+        "stats": project_stats(project),
+        # This month's spend is one more query, made only when there is a budget to show.
+        "budget": budget_status(project=project) if has_budget(project) else None,
         "runs": recent_runs(project),
     }
     template = "pipeline/dashboard.html#main" if request.htmx else "pipeline/dashboard.html"

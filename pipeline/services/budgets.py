@@ -30,7 +30,7 @@ from django.db import transaction
 
 from pipeline.errors import GuardError, PipelineError
 from pipeline.models import RUN_JOB, CostEvent, Run, StepRun
-from pipeline.services.costs import Spend, month_start, project_events, spend
+from pipeline.services.costs import month_start, project_events, spend
 from projects.models import Project
 from projects.services.records import audit
 
@@ -76,13 +76,14 @@ class BudgetStatus:
         return budget is not None and self.month_spent_usd >= budget
 
 
-def budget_status(
-    *, project: Project, now: datetime | None = None, month: Spend | None = None
-) -> BudgetStatus:
-    """The budgets and this calendar month's (UTC) spend, in one query (none when `month`, the
-    month's spend, is given: the dashboard has it from project_stats)."""
+def has_budget(project: Project) -> bool:
+    return project.monthly_budget_usd is not None or project.run_cap_usd is not None
+
+
+def budget_status(*, project: Project, now: datetime | None = None) -> BudgetStatus:
+    """The budgets and this calendar month's (UTC) spend, in one query."""
     started = month_start(now)
-    month = month if month is not None else spend(project_events(project, started))
+    month = spend(project_events(project, started))
     return BudgetStatus(
         monthly_budget_usd=project.monthly_budget_usd,
         run_cap_usd=project.run_cap_usd,
@@ -164,7 +165,7 @@ def reserve_paid_call(
     a project without budgets, only writes the row.
     """
     project = run.project
-    if not paid or (project.run_cap_usd is None and project.monthly_budget_usd is None):
+    if not paid or not has_budget(project):
         return start()
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)  # the latest caps

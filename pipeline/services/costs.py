@@ -142,22 +142,9 @@ def spend(events: QuerySet[CostEvent]) -> Spend:
     return _spend(events.aggregate(**_TOTALS))
 
 
-@dataclass(frozen=True)
-class ProjectSpend:
-    total_usd: Decimal
-    month: Spend  # since the start of this calendar month (UTC)
-
-
-def project_spend(project: Project, now: datetime | None = None) -> ProjectSpend:
-    """All the project's spend and this month's, in one query (the dashboard's figures)."""
-    month = Q(created_at__gte=month_start(now))
-    row = project_events(project).aggregate(
-        all_usd=_TOTALS["total_usd"],
-        total_usd=_usd_sum(month),
-        total_unconfirmed_usd=_usd_sum(month & Q(unconfirmed=True)),
-        total_calls=Count("id", filter=month),
-    )
-    return ProjectSpend(row["all_usd"], _spend(row))
+def total_usd(events: QuerySet[CostEvent]) -> Decimal:
+    """What `events` add up to; a plain sum, read from the (project, usd) index alone."""
+    return events.aggregate(total=_usd_sum())["total"]
 
 
 def month_start(now: datetime | None = None) -> datetime:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 
 from pipeline.models import QualityReport, Run, RunCandidate, RunJob
-from pipeline.services.costs import Spend, project_spend
+from pipeline.services.costs import project_events, total_usd
 from projects.models import Asset, Project
 
 
@@ -23,7 +23,6 @@ class ProjectStats:
     dry_plans: int
     assets: int
     cost_usd: Decimal
-    month_spend: Spend  # this calendar month's (UTC), for the budget
     qa_reports: int
     qa_passed: int
     last_run_at: datetime | None
@@ -43,13 +42,11 @@ def project_stats(project: Project) -> ProjectStats:
     # COUNT ... FILTER pass over 90k reports (bench/pages.py).
     reports = QualityReport.objects.filter(project=project)
     qa = {"total": reports.count(), "passed": reports.filter(passed=True).count()}
-    money = project_spend(project)
     return ProjectStats(
         total_runs=runs["total"],
         dry_plans=runs["plans"],
         assets=project.assets.count(),
-        cost_usd=money.total_usd,
-        month_spend=money.month,
+        cost_usd=total_usd(project_events(project)),
         qa_reports=qa["total"],
         qa_passed=qa["passed"],
         last_run_at=runs["last"],
@@ -146,19 +143,20 @@ def _qa_counts(row: dict) -> QACounts:
 
 
 def qa_by_run(*, project: Project, limit: int = 20) -> list[RunQA]:
-    """QA counts of the newest `limit` runs that have QA reports, oldest first (2 queries)."""
-    rows = list(
-        QualityReport.objects.filter(project=project)
+    """QA counts of the project's newest `limit` real runs, oldest first, leaving out those
+    with no QA report yet (2 queries: the runs, then their reports' counts by run index)."""
+    runs = list(
+        Run.objects.filter(project=project, mode=Run.Mode.RUN).order_by("-created_at", "-pk")[
+            :limit
+        ]
+    )
+    counts = {
+        row["run_id"]: _qa_counts(row)
+        for row in QualityReport.objects.filter(project=project, run__in=[r.pk for r in runs])
         .values("run_id")
         .annotate(**_QA_COUNTS)
-        .order_by("-run_id")[:limit]
-    )
-    runs = Run.objects.filter(project=project).in_bulk([row["run_id"] for row in rows])
-    return [
-        RunQA(runs[row["run_id"]], _qa_counts(row))
-        for row in reversed(rows)
-        if row["run_id"] in runs
-    ]
+    }
+    return [RunQA(run, counts[run.pk]) for run in reversed(runs) if run.pk in counts]
 
 
 def run_qa_report(*, run: Run) -> RunQAReport:

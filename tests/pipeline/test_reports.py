@@ -12,9 +12,9 @@ from django.utils.html import escape
 
 from pipeline.charts import Series, bar_chart, line_chart, nice_ceiling
 from pipeline.models import CostEvent, QualityReport, Run, RunCandidate, RunJob
+from pipeline.services.budgets import budget_status
 from pipeline.services.costs import (
     month_start,
-    project_spend,
     spend_by_day,
     spend_by_model,
     spend_by_run,
@@ -153,16 +153,11 @@ def test_dashboard_figures_and_reports_share_one_sum(project, other_project):
     _event(project, "2.00", key="b", when=month_start() - timedelta(seconds=1))
     _event(project, "0.50", key="d", unconfirmed=True)
     _event(other_project, "5.00", key="c")
-    spend = project_spend(project)
-    assert spend.total_usd == Decimal("3.75")
-    assert (spend.month.usd, spend.month.unconfirmed_usd, spend.month.calls) == (
-        Decimal("1.75"),
-        Decimal("0.5"),
-        2,
-    )
-    stats = project_stats(project)
-    assert stats.cost_usd == Decimal("3.75")
-    assert stats.month_spend == spend.month
+    assert project_stats(project).cost_usd == Decimal("3.75")
+    month = budget_status(project=project)
+    assert (month.month_spent_usd, month.month_unconfirmed_usd) == (Decimal("1.75"), Decimal("0.5"))
+    by_model = spend_by_model(project=project)
+    assert sum(m.usd for m in by_model) == Decimal("3.75")
 
 
 # --- charts -------------------------------------------------------------------------------------
