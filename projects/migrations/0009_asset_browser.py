@@ -3,6 +3,8 @@
 from django.db import migrations, models
 
 from projects.models.assets import BROWSER_FIELDS, browser_fields
+from projects.search_index import drop_search_index as drop_search_index_now
+from projects.search_index import ensure_search_index
 
 
 def fill_browser_fields(apps, schema_editor):
@@ -20,61 +22,12 @@ def fill_browser_fields(apps, schema_editor):
         assets.bulk_update(batch, BROWSER_FIELDS)
 
 
-SQLITE_SEARCH = [
-    # An FTS5 index over the asset rows' search_text (external content: no second copy), kept in
-    # step by triggers, so that every insert, update and delete is indexed, bulk ones included.
-    "CREATE VIRTUAL TABLE projects_asset_search USING fts5("
-    "search_text, content='projects_asset', content_rowid='id', prefix='2 3')",
-    "CREATE TRIGGER projects_asset_search_insert AFTER INSERT ON projects_asset BEGIN "
-    "INSERT INTO projects_asset_search(rowid, search_text) VALUES (new.id, new.search_text); END",
-    "CREATE TRIGGER projects_asset_search_delete AFTER DELETE ON projects_asset BEGIN "
-    "INSERT INTO projects_asset_search(projects_asset_search, rowid, search_text) "
-    "VALUES ('delete', old.id, old.search_text); END",
-    "CREATE TRIGGER projects_asset_search_update AFTER UPDATE OF search_text ON projects_asset "
-    "BEGIN INSERT INTO projects_asset_search(projects_asset_search, rowid, search_text) "
-    "VALUES ('delete', old.id, old.search_text); "
-    "INSERT INTO projects_asset_search(rowid, search_text) VALUES (new.id, new.search_text); END",
-    "INSERT INTO projects_asset_search(projects_asset_search) VALUES ('rebuild')",
-]
-SQLITE_UNSEARCH = [
-    "DROP TRIGGER IF EXISTS projects_asset_search_insert",
-    "DROP TRIGGER IF EXISTS projects_asset_search_delete",
-    "DROP TRIGGER IF EXISTS projects_asset_search_update",
-    "DROP TABLE IF EXISTS projects_asset_search",
-]
-
-
 def create_search_index(apps, schema_editor):
-    """SQLite: FTS5 with triggers. PostgreSQL: a trigram GIN index on search_text (word-start
-    regular expressions use it), when pg_trgm can be created; without it search still works,
-    reading the rows. See projects.services.asset_browser._search."""
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            for sql in SQLITE_SEARCH:
-                cursor.execute(sql)
-        elif connection.vendor == "postgresql":
-            from django.db import DatabaseError, transaction
-
-            try:
-                with transaction.atomic(using=connection.alias):
-                    cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            except DatabaseError:
-                return  # not allowed to add the extension here: search reads the rows
-            cursor.execute(
-                "CREATE INDEX IF NOT EXISTS asset_search_trgm ON projects_asset "
-                "USING gin (search_text gin_trgm_ops)"
-            )
+    ensure_search_index(schema_editor.connection)
 
 
 def drop_search_index(apps, schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            for sql in SQLITE_UNSEARCH:
-                cursor.execute(sql)
-        elif connection.vendor == "postgresql":
-            cursor.execute("DROP INDEX IF EXISTS asset_search_trgm")
+    drop_search_index_now(schema_editor.connection)
 
 
 class Migration(migrations.Migration):

@@ -316,3 +316,22 @@ def test_search_matches_word_beginnings_and_follows_edits_and_deletes(artist_cli
     assert found("wind") == 0
     _output(project, 2)
     assert found('%"*') == 1  # punctuation alone is no search: every image is listed
+
+
+def test_search_index_is_put_back_when_a_table_rebuild_dropped_its_triggers(project):
+    from django.db import connection
+
+    from projects.search_index import TRIGGERS, ensure_search_index
+
+    if connection.vendor != "sqlite":
+        assert ensure_search_index(connection) is False  # the trigram index is there already
+        return
+    with connection.cursor() as cursor:
+        for name in TRIGGERS:
+            cursor.execute(f"DROP TRIGGER {name}")
+    assert ensure_search_index(connection) is True
+    assert ensure_search_index(connection) is False
+    asset = _output(project, 1, prompt="a brass compass")
+    from projects.services.asset_browser import browse_assets
+
+    assert list(browse_assets(project=project, filters={"q": "compass"})) == [asset]
