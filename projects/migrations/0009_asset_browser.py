@@ -74,6 +74,13 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="asset",
             index=models.Index(
+                fields=["project", "failed", "kind", "stage", "created_at"],
+                name="asset_browse_kind_stage",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="asset",
+            index=models.Index(
                 fields=["project", "failed", "stage", "created_at"], name="asset_browse_stage"
             ),
         ),

@@ -81,6 +81,7 @@ class Asset(ProjectOwned):
                 for extra, name in (
                     ((), "asset_browse"),
                     (("kind",), "asset_browse_kind"),
+                    (("kind", "stage"), "asset_browse_kind_stage"),
                     (("stage",), "asset_browse_stage"),
                     (("panel_key",), "asset_browse_panel"),
                     (("run_uid",), "asset_browse_run"),
