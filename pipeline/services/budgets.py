@@ -161,15 +161,15 @@ def reserve_paid_call(
 ) -> StepRun:
     """Check the budgets, then write the call's intent row (`start()`), in one transaction.
 
-    Raises BudgetExhausted (and writes nothing) when the call may pass a cap. A free call, or
-    a project without budgets, only writes the row.
+    Raises BudgetExhausted (and writes nothing) when the call may pass a cap. A free call only
+    writes the row. The caps are read from the locked row, so a budget set while a run is under
+    way applies from its next call.
     """
-    project = run.project
-    if not paid or not has_budget(project):
+    if not paid:
         return start()
     with transaction.atomic():
-        locked = Project.objects.select_for_update().get(pk=project.pk)  # the latest caps
-        reason = _refusal(locked, run, estimate_usd)
+        locked = Project.objects.select_for_update().get(pk=run.project_id)
+        reason = _refusal(locked, run, estimate_usd) if has_budget(locked) else None
         if reason is not None:
             raise BudgetExhausted(reason)
         return start()

@@ -232,7 +232,7 @@ def test_racing_workers_make_one_call_for_the_last_dollars(scene_project, fake_o
 
 
 def test_a_call_under_way_counts_at_its_estimate(scene_project, fake_openai, user):
-    run = _openai_run(scene_project, user)
+    run = Run.objects.select_related("project").get(pk=_openai_run(scene_project, user).pk)
     job = run.jobs.get(index=0)
     StepRun.objects.create(
         project=scene_project,
@@ -244,7 +244,7 @@ def test_a_call_under_way_counts_at_its_estimate(scene_project, fake_openai, use
     )
     scene_project.run_cap_usd = Decimal("0.50")
     scene_project.save()
-    run.project.refresh_from_db()
+    assert run.project.run_cap_usd is None  # stale: the cap is read from the locked row
     rows = StepRun.objects.count()
     with pytest.raises(BudgetExhausted) as caught:
         reserve_paid_call(
