@@ -7,6 +7,7 @@ SVG charts (pipeline.charts).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -21,7 +22,6 @@ from pipeline.services.costs import (
     DaySpend,
     ModelSpend,
     RunSpend,
-    month_start,
     spend_by_day,
     spend_by_model,
     spend_by_run,
@@ -103,8 +103,11 @@ def run_chart(runs: list[RunSpend]) -> Chart:
 def model_chart(models: list[ModelSpend]) -> Chart:
     return bar_chart(
         key="spend-model",
-        title="Spend per model",
-        desc="; ".join(f"{m.provider} {m.model}: ${m.usd:.2f} ({m.calls} calls)" for m in models),
+        title="Spend per model",  # over the same days as the spend per day
+        desc="; ".join(
+            f"{m.provider} {m.model}: ${m.usd:.2f} ({m.calls} call{'s' if m.calls != 1 else ''})"
+            for m in models
+        ),
         labels=[m.model or m.provider for m in models],
         series=[Series("Spend", [m.usd for m in models])],
     )
@@ -112,7 +115,8 @@ def model_chart(models: list[ModelSpend]) -> Chart:
 
 def _costs_context(project: Any, form: ReportFilterForm) -> dict[str, Any]:
     days = spend_by_day(project=project, days=form.days_or_default())
-    models = spend_by_model(project=project, since=month_start())
+    since = datetime.combine(days[0].day, datetime.min.time(), tzinfo=UTC)
+    models = spend_by_model(project=project, since=since)
     return {
         "filter_form": form,
         "days": days,

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from pipeline.charts import Series, bar_chart, line_chart, nice_ceiling
@@ -354,3 +355,19 @@ def test_report_pages_run_the_same_queries_at_1_and_20_runs(artist_client, proje
     ]
     assert counts_one == counts_many, (counts_one, counts_many)
     assert run_one == run_many, (run_one, run_many)
+
+
+def test_spend_per_model_follows_the_chosen_days(artist_client, project):
+    _event(project, "0.40", key="new", model="gpt-image-1")
+    _event(
+        project,
+        "0.70",
+        key="old",
+        model="gpt-image-1-mini",
+        when=timezone.now() - timedelta(days=10),
+    )
+    url = reverse("pipeline:reports", args=["noir_city"])
+    week = artist_client.get(url, {"days": "7"}, **HX).content.decode()
+    month = artist_client.get(url, {"days": "30"}, **HX).content.decode()
+    assert "gpt-image-1-mini" not in week and "gpt-image-1: $0.40" in week
+    assert "gpt-image-1-mini: $0.70 (1 call)" in month
