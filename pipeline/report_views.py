@@ -100,10 +100,10 @@ def run_chart(runs: list[RunSpend]) -> Chart:
     )
 
 
-def model_chart(models: list[ModelSpend]) -> Chart:
+def model_chart(models: list[ModelSpend], days: int) -> Chart:
     return bar_chart(
         key="spend-model",
-        title="Spend per model",  # over the same days as the spend per day
+        title=f"Spend per model, last {days} days (UTC)",
         desc="; ".join(
             f"{m.provider} {m.model}: ${m.usd:.2f} ({m.calls} call{'s' if m.calls != 1 else ''})"
             for m in models
@@ -123,7 +123,7 @@ def _costs_context(project: Any, form: ReportFilterForm) -> dict[str, Any]:
         "days_total": sum(d.usd for d in days),
         "day_chart": day_chart(days),
         "models": models,
-        "model_chart": model_chart(models),
+        "model_chart": model_chart(models, len(days)),
     }
 
 

@@ -224,7 +224,11 @@ def test_reports_page_shows_qa_and_cost_charts_and_tables(artist_client, project
     body = response.content.decode()
     assert response.status_code == 200
     assert "<nav" in body and "kroma/reports.css" in body
-    for title in ("QA pass rate per run", "Spend per day, last 30 days (UTC)", "Spend per model"):
+    for title in (
+        "QA pass rate per run",
+        "Spend per day, last 30 days (UTC)",
+        "Spend per model, last 30 days (UTC)",
+    ):
         assert f">{title}</title>" in body
     assert "Estimate and actual cost per run</title>" in body
     assert "oldest run first: #1 50%. #1: Page one" in body  # the QA chart's description
