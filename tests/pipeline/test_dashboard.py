@@ -127,3 +127,9 @@ def test_projects_page_lists_own_projects_with_covers_and_runs(
         create_project(owner=user, name=f"World {i}", slug=f"world_{i}")
     with django_assert_num_queries(5):
         artist_client.get(url)
+
+
+def test_dashboard_export_button_opens_the_exports_of_the_pages_page(artist_client, project):
+    body = artist_client.get(reverse("pipeline:dashboard", args=[project.slug])).content.decode()
+    assert f'href="{reverse("pipeline:pages", args=[project.slug])}#exports"' in body
+    assert "/soon/export/" not in body
