@@ -114,6 +114,11 @@ def test_drag_and_drop_upload_shows_progress_keeps_good_files_and_names_the_bad_
         assert seen["Upload of harbor.png"] > 0
         # The grid shows the new images without a reload; the page has no script errors.
         expect(page.locator('#bulk-form input[name="assets"]')).to_have_count(before + 2)
+        # Keyboard: a tile's link opens the detail beside the grid and the focus moves to it.
+        page.locator(".tile-open").first.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#asset-detail-card")).to_be_focused()
+        expect(page.locator("#asset-detail-card")).to_contain_text("Download")
         assert errors == []
         browser.close()
     assert _uploads(db) == [("harbor.png", "image/png"), ("scan.png", "image/jpeg")]
