@@ -23,7 +23,9 @@ def _sqlite_tables(path: Path) -> dict[str, int]:
             row[0]
             for row in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' AND name != 'django_migrations'"
+                "AND name NOT LIKE 'sqlite_%' AND name != 'django_migrations' "
+                # SQLite's own asset search index (FTS5; PostgreSQL has a trigram index)
+                "AND name NOT LIKE 'projects_asset_search%'"
             )
         ]
         return {
