@@ -174,6 +174,8 @@ def test_a_bad_filter_is_shown_and_ignored(artist_client, project):
     response = artist_client.get(_url(project), {"kind": "nonsense", "since": "soon"})
     body = response.content.decode()
     assert response.status_code == 200 and 'role="alert"' in body and _tiles(response) == 1
+    partial = artist_client.get(_url(project), {"since": "soon"}, **HX).content.decode()
+    assert "From: Enter a valid date." in partial  # shown when htmx swaps the results too
 
 
 def test_asset_detail_shows_metadata_recipe_lineage_and_download(artist_client, project):
