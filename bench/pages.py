@@ -212,6 +212,7 @@ def main() -> None:
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
     newest = Asset.objects.filter(project=project).order_by("pk").last()
+    panel_s1 = Panel.objects.get(project=project, key="s1")
     pages = {
         "projects": "/projects/",
         "dashboard": f"/projects/{project.slug}/",
@@ -221,6 +222,11 @@ def main() -> None:
         "runs list": f"/projects/{project.slug}/runs/",
         "runs, page 100": f"/projects/{project.slug}/runs/?plans=on&page=100",
         "runs, a panel": f"/projects/{project.slug}/runs/?panel=s1",
+        "review, a run": f"/projects/{project.slug}/runs/{run.uid}/review/",
+        "review, a panel": f"/projects/{project.slug}/story/panels/{panel_s1.pk}/review/",
+        "reports": f"/projects/{project.slug}/reports/",
+        "run QA report": f"/projects/{project.slug}/runs/{run.uid}/report/",
+        "pages": f"/projects/{project.slug}/pages/",
         "assets, page 500": f"/projects/{project.slug}/assets/?page=500",
         "assets, a panel": f"/projects/{project.slug}/assets/?panel=s1",
         "assets, a stage": f"/projects/{project.slug}/assets/?stage=weather&kind=candidate",

@@ -15,7 +15,7 @@ from pipeline.postprocess.chain import chain_steps
 from pipeline.postprocess.config import load_color_profiles
 from pipeline.services.exports import request_export
 from pipeline.services.postprocess import chain_config
-from pipeline.services.runs import _new_pass
+from pipeline.services.runs import new_pass
 from projects.models import Project
 from projects.services.asset_actions import BulkAction, register_bulk_action
 from projects.services.records import audit
@@ -65,7 +65,7 @@ def postprocess_assets(
     config = chain_config(project, overrides)
     with transaction.atomic():
         items = [
-            _new_pass(job=job, config=config, only=steps, confirm_spend=False, user=user)
+            new_pass(job=job, config=config, only=steps, confirm_spend=False, user=user)
             for job in jobs
         ]
         audit(

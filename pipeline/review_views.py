@@ -62,7 +62,13 @@ def review_panel(request: HttpRequest, slug: str, panel_id: int) -> HttpResponse
     )
     form = ReviewFilterForm(request.GET)
     groups = review.review_panel(panel=panel, filters=form.filters())
-    context = {"project": project, "tab": "story", "panel": panel, "here": request.get_full_path()}
+    context = {
+        "project": project,
+        "tab": "story",
+        "panel": panel,
+        "here": request.get_full_path(),
+        "runs_shown": review.PANEL_RUNS_SHOWN,
+    }
     return _render_review(request, context, groups, form)
 
 

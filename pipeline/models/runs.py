@@ -119,7 +119,11 @@ class RunJob(WorkItem):
     class Meta:
         ordering = ["run", "index"]
         constraints = [models.UniqueConstraint(fields=["run", "index"], name="job_index_once")]
-        indexes = [models.Index(fields=["status", "lease_expires_at"], name="job_lease")]
+        indexes = [
+            models.Index(fields=["status", "lease_expires_at"], name="job_lease"),
+            # The runs list filtered to one panel: an index probe per run.
+            models.Index(fields=["run", "scene_key"], name="job_run_panel"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run.uid}#{self.index}"

@@ -18,7 +18,7 @@ from pipeline.config import STAGES
 from pipeline.models import Run, RunCandidate, RunJob
 from pipeline.qa import QAResult, ranking_key
 from pipeline.services.plan import RunRequest
-from projects.models import Panel, Project
+from projects.models import Asset, Panel, Project
 
 # The metrics shown next to each candidate, in this order, with their labels.
 SHOWN_METRICS: list[tuple[str, str]] = [
@@ -28,7 +28,7 @@ SHOWN_METRICS: list[tuple[str, str]] = [
     ("hard_fraction", "coloured"),
     ("luma_std", "contrast"),
 ]
-PANEL_RUNS_SHOWN = 12  # a panel's review shows its newest runs' candidates
+PANEL_RUNS_SHOWN = 6  # a panel's review shows its newest runs' candidates (older: Runs list)
 
 
 def qa_result(candidate: RunCandidate) -> QAResult:
@@ -112,9 +112,24 @@ class ReviewGroup:
         return self.best is not None and self.selected is not None and self.best != self.selected
 
 
-def _candidates(project: Project) -> QuerySet[RunCandidate]:
-    return RunCandidate.objects.filter(project=project, asset__isnull=False).select_related(
-        "asset", "job__run", "job__input_asset", "job__panel"
+# What the review shows of a run: its big JSON documents (manifest, plan) stay unread.
+RUN_FIELDS = ("id", "project_id", "uid", "name", "stage", "mode", "status", "created_at")
+
+
+def _candidates(jobs: list[int]) -> QuerySet[RunCandidate]:
+    """The candidates of these jobs (ids the caller read within its project), by the job index
+    (a filter on the project too would lead SQLite to scan the project's candidates)."""
+    return (
+        RunCandidate.objects.filter(job_id__in=jobs, asset__isnull=False)
+        .select_related("asset", "job__run", "job__input_asset", "job__panel")
+        .only(
+            *(f.name for f in RunCandidate._meta.concrete_fields),
+            *(f"asset__{f.name}" for f in Asset._meta.concrete_fields),
+            *(f"job__{f.name}" for f in RunJob._meta.concrete_fields if f.name != "details"),
+            *(f"job__run__{name}" for name in RUN_FIELDS),
+            *(f"job__input_asset__{f.name}" for f in Asset._meta.concrete_fields),
+            *(f"job__panel__{f.name}" for f in Panel._meta.concrete_fields),
+        )
     )
 
 
@@ -137,14 +152,15 @@ def _groups(project: Project, rows: list[RunCandidate], filters: ReviewFilters) 
 
 def review_run(*, run: Run, filters: ReviewFilters | None = None) -> list[ReviewGroup]:
     """A run's candidates per job, in job order; a fixed number of queries."""
-    rows = list(_candidates(run.project).filter(job__run=run).order_by("job__index", "index"))
+    jobs = list(run.jobs.values_list("pk", flat=True))
+    rows = list(_candidates(jobs).order_by("job__index", "index"))
     groups = _groups(run.project, rows, filters or ReviewFilters())
     return sorted(groups, key=lambda g: g.job.index)
 
 
 def review_job(*, job: RunJob, filters: ReviewFilters | None = None) -> ReviewGroup:
     """One job's candidates (after a rating or a pick changed them)."""
-    rows = list(_candidates(job.project).filter(job=job).order_by("index"))
+    rows = list(_candidates([job.pk]).order_by("index"))
     groups = _groups(job.project, rows, filters or ReviewFilters())
     return groups[0] if groups else ReviewGroup(job, [], 0)
 
@@ -153,10 +169,10 @@ def review_panel(*, panel: Panel, filters: ReviewFilters | None = None) -> list[
     """The candidates of a panel's newest real runs, newest run first."""
     jobs = list(
         RunJob.objects.filter(panel=panel, run__mode=Run.Mode.RUN)
-        .order_by("-run__created_at", "-pk")
+        .order_by("-pk")  # jobs are made with their run: newest first, read off the index
         .values_list("pk", flat=True)[:PANEL_RUNS_SHOWN]
     )
-    rows = list(_candidates(panel.project).filter(job__in=jobs).order_by("index"))
+    rows = list(_candidates(jobs).order_by("index"))
     groups = _groups(panel.project, rows, filters or ReviewFilters())
     return sorted(groups, key=lambda g: (g.job.run.created_at, g.job.pk), reverse=True)
 
@@ -261,7 +277,7 @@ def version_tree(
     jobs = list(
         RunJob.objects.filter(panel=panel, run__mode=Run.Mode.RUN)
         .select_related("run")
-        .order_by("-run__created_at", "-pk")[:VERSIONS_SHOWN]
+        .order_by("-pk")[:VERSIONS_SHOWN]  # newest first (jobs are made with their run)
     )
     candidates = list(
         RunCandidate.objects.filter(job__in=jobs, asset__isnull=False).select_related("asset")

@@ -32,7 +32,7 @@ from pipeline.services.execute import enqueue_run, execute_run, finalize_run
 from pipeline.services.plan import Plan, RunRequest, create_run, plan_run
 from pipeline.services.postprocess import chain_config, enqueue_pass, run_pass
 from pipeline.services.refs import BuildOn
-from projects.models import AuditEvent, Project
+from projects.models import Asset, AuditEvent, Project
 
 
 def submit_run(
@@ -228,6 +228,10 @@ def override_selection(
             overridden_by=user if reason else None,
             overridden_at=timezone.now() if reason else None,
         )
+        if reason and candidate.asset_id:  # the asset browser shows a used-anyway image
+            asset = Asset.objects.get(pk=candidate.asset_id)
+            asset.metadata = {**asset.metadata, "used_anyway": reason}
+            asset.save(update_fields=["metadata"])
         # The old final output belonged to the old pick; the new one is made by a new pass.
         RunJob.objects.filter(pk=job.pk).update(final_asset=None)
         revived = RunJob.objects.filter(
@@ -243,7 +247,7 @@ def override_selection(
         row = start_step(RUN_JOB, job, "override", project_id=job.project_id, notes=override)
         end_step(row, StepRun.Status.DONE)
         if any(step.get("enabled") for step in config.values()):
-            _new_pass(job=job, config=config, only=None, confirm_spend=True, user=user)
+            new_pass(job=job, config=config, only=None, confirm_spend=True, user=user)
         AuditEvent.objects.create(
             project=job.project,
             actor=user,
@@ -278,7 +282,7 @@ def _override_reason(candidate: RunCandidate, reason: str) -> str:
     return reason
 
 
-def _new_pass(
+def new_pass(
     *,
     job: RunJob,
     config: dict[str, Any],
@@ -287,6 +291,8 @@ def _new_pass(
     user: AbstractBaseUser | None,
     enqueue: bool = True,
 ) -> PostprocessJob:
+    """One more post-processing pass of a finished job's pick (a work item; enqueued at commit
+    unless `enqueue` is False). Callers check the job and audit the change."""
     item = PostprocessJob.objects.create(
         project=job.project,
         run=job.run,
@@ -327,7 +333,7 @@ def postprocess_run(
     config = config or run.plan.get("postprocess") or chain_config(run.project)
     with transaction.atomic():
         items = [
-            _new_pass(
+            new_pass(
                 job=job,
                 config=config,
                 only=only,

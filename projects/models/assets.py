@@ -152,7 +152,8 @@ def browser_fields(kind: str, title: str, metadata: dict | None) -> dict[str, ob
         "stage": pick("stage", 32),
         "panel_key": pick("panel", 64),
         "run_uid": pick("run", 64),
-        "failed": kind == "candidate" and qa.get("passed") is False,
+        # A failed candidate the artist used anyway is in use: the browser shows it.
+        "failed": kind == "candidate" and qa.get("passed") is False and not meta.get("used_anyway"),
         "search_text": fold_text("\n".join(str(w) for w in words if w)),
     }
 

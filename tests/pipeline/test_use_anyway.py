@@ -199,3 +199,19 @@ def test_answers_of_the_wrong_size_fail_qa_with_the_size_reason(scene_project, f
         assert candidate.qa_summary["hard_failures"] == [reason]
         assert candidate.passed is False and candidate.archived
         assert candidate.job.error_code == "qa_failed" and reason in candidate.job.error
+
+
+def test_a_candidate_used_anyway_shows_in_the_asset_browser_by_default(
+    artist_client, failed_run
+):
+    from projects.models import Asset
+
+    candidate = _failed_candidate(failed_run)
+    browser = reverse("projects:asset_list", args=["noir_city"])
+    thumb = reverse("projects:asset_thumb", args=["noir_city", candidate.asset_id])
+    assert Asset.objects.get(pk=candidate.asset_id).failed
+    assert thumb not in artist_client.get(browser).content.decode()  # failed: hidden
+    artist_client.post(_pick_url(failed_run, candidate), {"reason": REASON})
+    asset = Asset.objects.get(pk=candidate.asset_id)
+    assert not asset.failed and asset.metadata["used_anyway"] == REASON
+    assert thumb in artist_client.get(browser).content.decode()
