@@ -277,6 +277,7 @@ def version_tree(
     jobs = list(
         RunJob.objects.filter(panel=panel, run__mode=Run.Mode.RUN)
         .select_related("run")
+        .defer("details", "references", "run__manifest_snapshot", "run__plan")
         .order_by("-pk")[:VERSIONS_SHOWN]  # newest first (jobs are made with their run)
     )
     candidates = list(
