@@ -201,9 +201,7 @@ def test_answers_of_the_wrong_size_fail_qa_with_the_size_reason(scene_project, f
         assert candidate.job.error_code == "qa_failed" and reason in candidate.job.error
 
 
-def test_a_candidate_used_anyway_shows_in_the_asset_browser_by_default(
-    artist_client, failed_run
-):
+def test_a_candidate_used_anyway_shows_in_the_asset_browser_by_default(artist_client, failed_run):
     from projects.models import Asset
 
     candidate = _failed_candidate(failed_run)
