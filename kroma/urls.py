@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from kroma import views
+from kroma.api import api
 from kroma.throttle import LoginView
 
 admin.site.site_header = "Kroma administration"
@@ -16,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", api.urls),
     path("", include("projects.urls")),
     path("", include("pipeline.urls")),
 ]
