@@ -99,11 +99,15 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _routers() -> None:
     from pipeline.api import router as pipeline_router
+    from projects import api_assets, api_storage, api_universe
     from projects.api import auth_router
     from projects.api import router as projects_router
 
     api.add_router("/api/projects", projects_router)
     api.add_router("/api/projects", pipeline_router)
+    api.add_router("/api/projects", api_assets.router)
+    api.add_router("/api/projects", api_universe.router)
+    api.add_router("/api/projects", api_storage.router)
     api.add_router("/auth", auth_router)
 
 
