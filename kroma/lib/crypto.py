@@ -1,8 +1,11 @@
 """Fernet encryption for project secrets, with key rotation through MultiFernet.
 
 Master keys come from IAT_MASTER_KEY (comma-separated, newest first) or IAT_MASTER_KEY_FILE
-(one key per line, newest first). The key id stored beside a ciphertext is the first 12 hex
-characters of the key's sha256, so a row can say which key wrote it without revealing it.
+(one key per line, newest first; blank lines and `#` comments are ignored). The newest key
+encrypts; every listed key decrypts, so a new key is added in front, `manage.py
+kroma_rotate_secrets` re-encrypts the rows under it, and only then is the old key removed. The
+key id stored beside a ciphertext is the first 12 hex characters of the key's sha256, so a row
+can say which key wrote it without revealing it.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ class SecretKeyError(RuntimeError):
 
 
 def _raw_keys() -> list[str]:
-    if os.getenv("IAT_MASTER_KEY"):
+    if os.getenv("IAT_MASTER_KEY", "").strip(" ,"):
         return [k.strip() for k in os.environ["IAT_MASTER_KEY"].split(",") if k.strip()]
     path = Path(settings.MASTER_KEY_FILE)
     if path.is_file():
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        lines = (line.strip() for line in path.read_text().splitlines())
+        keys = [line for line in lines if line and not line.startswith("#")]
+        if keys:
+            return keys
+        raise SecretKeyError(f"The master key file {path} holds no key.")
     raise SecretKeyError(
         f"No master key: set IAT_MASTER_KEY or IAT_MASTER_KEY_FILE, or run "
         f"`manage.py kroma_seed` to create {path}."
@@ -33,6 +40,15 @@ def _raw_keys() -> list[str]:
 
 def key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def key_ids() -> list[str]:
+    """The ids of the configured keys, newest (the one that encrypts) first."""
+    return [key_id(k) for k in _raw_keys()]
+
+
+def newest_key_id() -> str:
+    return key_ids()[0]
 
 
 def ensure_master_key_file() -> Path:
