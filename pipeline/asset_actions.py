@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from kroma.lib.errors import UserError
-from pipeline.models import ACTIVE_STATUSES, Run, RunJob
+from pipeline.models import ACTIVE_STATUSES, Run, RunCandidate, RunJob
 from pipeline.postprocess.chain import chain_steps
 from pipeline.postprocess.config import load_color_profiles
 from pipeline.services.exports import request_export
@@ -21,7 +21,7 @@ from projects.services.asset_actions import BulkAction, register_bulk_action
 from projects.services.records import audit
 
 
-def export_assets(
+def export_selection(
     *, project: Project, user: AbstractBaseUser | None, asset_ids: list[int], choices: list[str]
 ) -> str:
     export = request_export(project=project, user=user, kind="zip", options={"assets": asset_ids})
@@ -40,10 +40,16 @@ def postprocess_assets(
     overrides: dict[str, Any] | None = None,
 ) -> str:
     """Post-process the selected images that are a finished run's pick again, with `steps` (one
-    PostprocessJob each, run by the workers). Other images are left alone and counted."""
+    PostprocessJob each, run by the workers). Other images are left alone and counted.
+
+    Paid steps are refused here: a bulk action has no spend confirmation, so they would only
+    fail later in the worker. The run page (post-process a run) and the Lab confirm the spend.
+    """
     known = [step.name for step in chain_steps()]
     if not steps or any(step not in known for step in steps):
         raise UserError(f"Choose steps among {', '.join(known)}.", field="steps")
+    config = chain_config(project, overrides)
+    _refuse_paid_steps(config, steps)
     ids = {int(i) for i in asset_ids}
     jobs = list(
         RunJob.objects.filter(
@@ -62,7 +68,6 @@ def postprocess_assets(
             "here (the Lab works on any image).",
             field="assets",
         )
-    config = chain_config(project, overrides)
     with transaction.atomic():
         items = [
             new_pass(job=job, config=config, only=steps, confirm_spend=False, user=user)
@@ -77,11 +82,26 @@ def postprocess_assets(
             steps=steps,
             passes=[i.pk for i in items],
         )
-    others = len(ids) - len(jobs)
+    picked = set(
+        RunCandidate.objects.filter(job__in=jobs, selected=True, asset_id__in=ids).values_list(
+            "asset_id", flat=True
+        )
+    )
+    others = len(ids - picked)
     skipped = (
         f" {others} other image(s) are not a run's pick and were left alone." if others else ""
     )
     return f"Queued {len(items)} post-processing pass(es) ({', '.join(steps)}).{skipped}"
+
+
+def _refuse_paid_steps(config: dict[str, Any], steps: list[str]) -> None:
+    paid = [s.label for s in chain_steps() if s.name in steps and s.estimate(config[s.name]) > 0]
+    if paid:
+        raise UserError(
+            f"{', '.join(paid)}: a paid step, which a bulk action cannot confirm. Leave it out, "
+            "or post-process the run from its page (confirming the spend) or use the Lab.",
+            field="steps",
+        )
 
 
 def _postprocess(*, project: Project, user: Any, asset_ids: list[int], choices: list[str]) -> str:
@@ -99,7 +119,7 @@ def _colour(*, project: Project, user: Any, asset_ids: list[int], choices: list[
 
 
 def register() -> None:
-    register_bulk_action(BulkAction("export", "Export (zip)", export_assets))
+    register_bulk_action(BulkAction("export", "Export (zip)", export_selection))
     register_bulk_action(
         BulkAction(
             "postprocess",

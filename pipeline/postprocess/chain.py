@@ -289,8 +289,11 @@ def run_chain(
             continue
         started = time.monotonic()
         estimate = step.estimate(config[step.name])
-        paid_end = ctx.begin_paid(step.name, estimate) if ctx.begin_paid and estimate else None
+        paid_end = None
         try:
+            # The intent row (and the budget check, which may refuse the step) comes first.
+            if ctx.begin_paid and estimate:
+                paid_end = ctx.begin_paid(step.name, estimate)
             output, notes = step.run(artifact, params, ctx)
         except StopChain as stop:
             entry["stopped"] = str(stop)

@@ -5,10 +5,11 @@ Two checks, one for each side of the spend:
 - Planning (`check_plan_budget`, called by plan_run) refuses a run whose estimate is more than
   the cap per run, or more than what is left of this month's budget. "Spent" is every CostEvent
   of the project this calendar month (UTC), unconfirmed ones included.
-- The runner (`reserve_paid_call`, called by the generate step right before each paid provider
-  call) refuses the call when what is spent, plus the calls already under way, plus the
-  estimate of this call, passes the run's cap or the month's budget. The job then ends `failed`
-  with error code `budget_exhausted`; what was already generated and paid is kept.
+- The runner (`reserve_paid_call`, called right before each paid provider call: the generate
+  step's and every paid post-processing step's, such as refine) refuses the call when what is
+  spent, plus the calls already under way, plus the estimate of this call, passes the run's cap
+  or the month's budget. The job (or pass) then ends `failed` with error code
+  `budget_exhausted`; what was already generated and paid is kept.
 
 Two workers racing on the last dollars: the check and the call's intent row (the paid step row
 written before every call) are one short transaction that first locks the project's row
@@ -27,9 +28,10 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 
 from pipeline.errors import GuardError, PipelineError
-from pipeline.models import RUN_JOB, CostEvent, Run, StepRun
+from pipeline.models import POSTPROCESS_JOB, RUN_JOB, CostEvent, Run, StepRun
 from pipeline.services.costs import month_start, project_events, spend
 from projects.models import Project
 from projects.services.records import audit
@@ -122,16 +124,19 @@ def _under_way_usd(rows: list[dict]) -> Decimal:
     return sum((Decimal(r["notes"].get("estimate_usd") or 0) for r in rows), Decimal(0))
 
 
-def _refusal(project: Project, run: Run, estimate_usd: Decimal) -> str | None:
+def _refusal(project: Project, run: Run | None, estimate_usd: Decimal) -> str | None:
     """Why a paid call of `estimate_usd` may not be made now (None: it may)."""
     running = StepRun.objects.filter(project=project, paid=True, status=StepRun.Status.RUNNING)
-    cap = project.run_cap_usd
+    cap = project.run_cap_usd if run is not None else None
     if cap is not None:
+        # The run's calls under way: its jobs' own and those of its post-processing passes.
         job_ids = [str(pk) for pk in run.jobs.values_list("pk", flat=True)]
-        spent = spend(CostEvent.objects.filter(run=run)).usd
-        under_way = _under_way_usd(
-            list(running.filter(item_type=RUN_JOB, item_id__in=job_ids).values("notes"))
+        pass_ids = [str(pk) for pk in run.postprocess_jobs.values_list("pk", flat=True)]
+        of_run = Q(item_type=RUN_JOB, item_id__in=job_ids) | Q(
+            item_type=POSTPROCESS_JOB, item_id__in=pass_ids
         )
+        spent = spend(CostEvent.objects.filter(run=run)).usd
+        under_way = _under_way_usd(list(running.filter(of_run).values("notes")))
         if spent + under_way + estimate_usd > cap:
             return (
                 f"The run's cap of ${cap:.2f} is reached: it has spent ${spent:.2f}"
@@ -157,18 +162,24 @@ def _refusal(project: Project, run: Run, estimate_usd: Decimal) -> str | None:
 
 
 def reserve_paid_call(
-    *, run: Run, estimate_usd: Decimal, paid: bool, start: Callable[[], StepRun]
+    *,
+    run: Run | None,
+    estimate_usd: Decimal,
+    paid: bool,
+    start: Callable[[], StepRun],
+    project_id: int | None = None,
 ) -> StepRun:
     """Check the budgets, then write the call's intent row (`start()`), in one transaction.
 
     Raises BudgetExhausted (and writes nothing) when the call may pass a cap. A free call only
     writes the row. The caps are read from the locked row, so a budget set while a run is under
-    way applies from its next call.
+    way applies from its next call. Without a run (`project_id` given) only the month's budget
+    applies.
     """
     if not paid:
         return start()
     with transaction.atomic():
-        locked = Project.objects.select_for_update().get(pk=run.project_id)
+        locked = Project.objects.select_for_update().get(pk=run.project_id if run else project_id)
         reason = _refusal(locked, run, estimate_usd) if has_budget(locked) else None
         if reason is not None:
             raise BudgetExhausted(reason)

@@ -30,6 +30,7 @@ from pipeline.postprocess.base import Artifact, ChainContext
 from pipeline.postprocess.chain import run_chain
 from pipeline.postprocess.config import load_postprocess, validate_postprocess
 from pipeline.postprocess.outputs import ProjectOutputs
+from pipeline.services.budgets import reserve_paid_call
 from pipeline.services.costs import record_cost_event
 from pipeline.services.credentials import credentials
 from projects.models import Asset, Project
@@ -117,7 +118,7 @@ def postprocess_pick(
             steps=only,
             confirm_spend=confirm_spend,
             record_cost=charge,
-            begin_paid=_intent_rows(item or (RUN_JOB, job), project.pk),
+            begin_paid=_intent_rows(item or (RUN_JOB, job), project.pk, run),
         )
     except Exception as exc:
         _chain_rows(job, label, getattr(exc, "chain_log", []), exc)
@@ -137,22 +138,30 @@ def postprocess_pick(
 
 
 def _intent_rows(
-    item: tuple[str, Any], project_id: int
+    item: tuple[str, Any], project_id: int, run: Run | None = None
 ) -> Callable[[str, Decimal], Callable[[BaseException | None], None]]:
     """A paid chain step writes its intent row (on the running work item) before it runs, so a
-    worker that dies during it leaves a lost paid row: an unconfirmed cost after recovery."""
+    worker that dies during it leaves a lost paid row: an unconfirmed cost after recovery. The
+    row goes through the budgets like a generate call: past the run's cap or the month's budget
+    the step is refused (BudgetExhausted) and nothing is written or called."""
     from pipeline.engine import end_step, start_step
 
     work_name, work_item = item
 
     def begin(step: str, estimate: Decimal) -> Callable[[BaseException | None], None]:
-        row = start_step(
-            work_name,
-            work_item,
-            f"{step}_call",
+        row = reserve_paid_call(
+            run=run,
             project_id=project_id,
+            estimate_usd=estimate,
             paid=True,
-            notes={"provider": step, "operation": step, "estimate_usd": str(estimate)},
+            start=lambda: start_step(
+                work_name,
+                work_item,
+                f"{step}_call",
+                project_id=project_id,
+                paid=True,
+                notes={"provider": step, "operation": step, "estimate_usd": str(estimate)},
+            ),
         )
 
         def end(error: BaseException | None) -> None:

@@ -228,10 +228,7 @@ def override_selection(
             overridden_by=user if reason else None,
             overridden_at=timezone.now() if reason else None,
         )
-        if reason and candidate.asset_id:  # the asset browser shows a used-anyway image
-            asset = Asset.objects.get(pk=candidate.asset_id)
-            asset.metadata = {**asset.metadata, "used_anyway": reason}
-            asset.save(update_fields=["metadata"])
+        _mark_used_anyway(previous, candidate, reason)
         # The old final output belonged to the old pick; the new one is made by a new pass.
         RunJob.objects.filter(pk=job.pk).update(final_asset=None)
         revived = RunJob.objects.filter(
@@ -280,6 +277,23 @@ def _override_reason(candidate: RunCandidate, reason: str) -> str:
             field="reason",
         )
     return reason
+
+
+def _mark_used_anyway(previous: RunCandidate | None, candidate: RunCandidate, reason: str) -> None:
+    """The asset browser shows a used-anyway image: the flag follows the pick."""
+    if previous is not None and previous.asset_id and previous.asset_id != candidate.asset_id:
+        old = Asset.objects.filter(pk=previous.asset_id).first()
+        if old is not None and "used_anyway" in old.metadata:
+            old.metadata = {k: v for k, v in old.metadata.items() if k != "used_anyway"}
+            old.save(update_fields=["metadata"])
+    if candidate.asset_id:
+        asset = Asset.objects.get(pk=candidate.asset_id)
+        metadata = {k: v for k, v in asset.metadata.items() if k != "used_anyway"}
+        if reason:
+            metadata["used_anyway"] = reason
+        if metadata != asset.metadata:
+            asset.metadata = metadata
+            asset.save(update_fields=["metadata"])
 
 
 def new_pass(
