@@ -99,6 +99,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _routers() -> None:
     from pipeline.api import router as pipeline_router
+    from pipeline.api_prompts import router as prompts_router
     from projects import api_assets, api_storage, api_universe
     from projects.api import auth_router
     from projects.api import router as projects_router
@@ -107,6 +108,7 @@ def _routers() -> None:
     api.add_router("/api/projects", pipeline_router)
     api.add_router("/api/projects", api_assets.router)
     api.add_router("/api/projects", api_universe.router)
+    api.add_router("/api/projects", prompts_router)
     api.add_router("/api/projects", api_storage.router)
     api.add_router("/auth", auth_router)
 

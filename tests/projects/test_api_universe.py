@@ -1,0 +1,500 @@
+"""The universe's JSON API: characters and outfits, style guides, provider accounts, secrets,
+reference sets, and the story's chapters, pages and panels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from projects.models import (
+    Asset,
+    AuditEvent,
+    CastMember,
+    Chapter,
+    Character,
+    Outfit,
+    Page,
+    Panel,
+    ProjectSecret,
+    ProviderAccount,
+    ReferenceSet,
+    StyleGuide,
+)
+from projects.services.assets import store_image
+from projects.services.characters import add_outfit, create_character
+from projects.services.security import set_secret
+from projects.services.style import create_style_guide
+from projects.services.tokens import create_token
+
+pytestmark = pytest.mark.django_db
+
+
+class Api:
+    """The test client with a bearer token, JSON bodies and the project's base path."""
+
+    def __init__(self, client, token: str, slug: str) -> None:
+        self.client, self.base = client, f"/api/projects/{slug}"
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+    def get(self, path: str):
+        return self.client.get(self.base + path, **self.headers)
+
+    def delete(self, path: str):
+        return self.client.delete(self.base + path, **self.headers)
+
+    def post(self, path: str, body: dict | None = None):
+        data = json.dumps(body or {})
+        return self.client.post(self.base + path, data, "application/json", **self.headers)
+
+    def patch(self, path: str, body: dict):
+        data = json.dumps(body)
+        return self.client.patch(self.base + path, data, "application/json", **self.headers)
+
+
+@pytest.fixture
+def api(client, user, project) -> Api:
+    return Api(client, create_token(user=user, name="w", scopes=["write"]).plaintext, project.slug)
+
+
+@pytest.fixture
+def reader(client, user, project) -> Api:
+    return Api(client, create_token(user=user, name="r").plaintext, project.slug)
+
+
+@pytest.fixture
+def theirs(client, user, other_project) -> Api:
+    """My write token, aimed at another user's project."""
+    token = create_token(user=user, name="w2", scopes=["write"]).plaintext
+    return Api(client, token, other_project.slug)
+
+
+@pytest.fixture
+def image(project, make_png) -> Asset:
+    return store_image(project=project, data=make_png(), kind=Asset.Kind.CHARACTER_REF, name="a")
+
+
+def error_of(response) -> dict:
+    return response.json()["error"]
+
+
+# --- characters and outfits ---------------------------------------------------------------
+
+
+def test_character_crud(api, project):
+    made = api.post("/characters", {"name": "Mara Vale", "description": "A detective."})
+    assert made.status_code == 201
+    body = made.json()
+    assert (body["slug"], body["name"], body["outfits"]) == ("mara-vale", "Mara Vale", [])
+    listed = api.get("/characters").json()
+    assert listed["total"] == 1 and [c["slug"] for c in listed["items"]] == ["mara-vale"]
+    by_id = api.get(f"/characters/{body['id']}").json()
+    assert by_id == api.get("/characters/mara-vale").json()
+    changed = api.patch("/characters/mara-vale", {"continuity_notes": "Scar, left cheek."})
+    assert changed.status_code == 200 and changed.json()["continuity_notes"] == "Scar, left cheek."
+    assert changed.json()["description"] == "A detective."
+    assert api.delete("/characters/mara-vale").status_code == 204
+    assert not Character.objects.filter(project=project).exists()
+    assert api.get("/characters/mara-vale").status_code == 404
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"character.created", "character.changed", "character.deleted"} <= actions
+
+
+def test_character_user_errors_keep_their_field(api, project):
+    api.post("/characters", {"name": "Mara"})
+    taken = api.post("/characters", {"name": "mara"})
+    assert taken.status_code == 400 and error_of(taken)["field"] == "name"
+    too_long = api.post("/characters", {"name": "x" * 121})
+    assert too_long.status_code == 422 and error_of(too_long)["field"] == "name"
+    unknown = api.patch("/characters/mara", {"name": "M", "age": 30})
+    assert unknown.status_code == 422 and error_of(unknown)["field"] == "age"
+    assert Character.objects.get(project=project).name == "Mara"
+
+
+def test_outfit_crud(api, project):
+    api.post("/characters", {"name": "Mara"})
+    made = api.post("/characters/mara/outfits", {"name": "Trench coat"})
+    assert made.status_code == 201
+    outfit_id = made.json()["id"]
+    assert [o["name"] for o in api.get("/characters/mara/outfits").json()] == ["Trench coat"]
+    assert api.get("/characters/mara").json()["outfits"][0]["id"] == outfit_id
+    assert api.get("/characters/mara/outfits/Trench coat").json()["id"] == outfit_id
+    changed = api.patch(f"/characters/mara/outfits/{outfit_id}", {"description": "Soaked."})
+    assert changed.json()["description"] == "Soaked."
+    twice = api.post("/characters/mara/outfits", {"name": "trench coat"})
+    assert twice.status_code == 400 and error_of(twice)["field"] == "name"
+    assert api.delete(f"/characters/mara/outfits/{outfit_id}").status_code == 204
+    assert not Outfit.objects.exists()
+    assert api.get(f"/characters/mara/outfits/{outfit_id}").status_code == 404
+
+
+# --- style guides ---------------------------------------------------------------------------
+
+
+def test_style_guide_crud_lock_and_unlock(api, user, project, make_png):
+    made = api.post("/style-guides", {"name": "Ink wash", "rules": "Heavy blacks."})
+    assert made.status_code == 201 and made.json()["status"] == "draft"
+    assert api.get("/style-guides").json()["items"][0]["slug"] == "ink-wash"
+    changed = api.patch("/style-guides/ink-wash", {"rules": "Heavy blacks.\r\nNo gradients."})
+    assert changed.json()["rules"] == "Heavy blacks.\nNo gradients."
+    no_refs = api.post("/style-guides/ink-wash/lock")
+    assert no_refs.status_code == 400 and error_of(no_refs)["code"] == "no_references"
+
+    from projects.services.style import add_style_references
+
+    add_style_references(guide=StyleGuide.objects.get(), user=user, files=[("ref.png", make_png())])
+    locked = api.post("/style-guides/ink-wash/lock")
+    assert locked.status_code == 200 and locked.json()["status"] == "locked"
+    assert locked.json()["locked_at"] and len(locked.json()["references"]) == 1
+    sha = locked.json()["content_sha256"]
+    refused = api.patch("/style-guides/ink-wash", {"rules": "Pastels."})
+    assert refused.status_code == 409 and error_of(refused)["code"] == "style_locked"
+    assert api.delete("/style-guides/ink-wash").status_code == 409
+    assert api.post("/style-guides/ink-wash/lock").status_code == 409  # already locked
+    assert StyleGuide.objects.get().rules == "Heavy blacks.\nNo gradients."
+    unlocked = api.post("/style-guides/ink-wash/unlock")
+    assert unlocked.json()["status"] == "draft" and unlocked.json()["content_sha256"] == sha
+    assert api.delete("/style-guides/ink-wash").status_code == 204
+    assert not StyleGuide.objects.exists()
+    assert AuditEvent.objects.filter(action="style_guide.deleted").count() == 1
+
+
+# --- provider accounts and secrets ----------------------------------------------------------
+
+
+def test_provider_account_crud(api, project):
+    made = api.post("/provider-accounts", {"provider": "openai", "base_url": "http://x.test/v1"})
+    assert made.status_code == 201 and made.json()["name"] == "default"
+    account_id = made.json()["id"]
+    again = api.post("/provider-accounts", {"provider": "openai"})
+    assert again.status_code == 409 and error_of(again)["field"] == "name"
+    unknown = api.post("/provider-accounts", {"provider": "nobody"})
+    assert unknown.status_code == 422 and error_of(unknown)["field"] == "provider"
+    bad_url = api.patch(f"/provider-accounts/{account_id}", {"base_url": "ftp://x"})
+    assert bad_url.status_code == 400 and error_of(bad_url)["field"] == "base_url"
+    changed = api.patch(f"/provider-accounts/{account_id}", {"is_enabled": False})
+    assert changed.json()["is_enabled"] is False
+    assert changed.json()["base_url"] == "http://x.test/v1"  # kept
+    assert api.get("/provider-accounts").json()["total"] == 1
+    assert api.delete(f"/provider-accounts/{account_id}").status_code == 204
+    assert not ProviderAccount.objects.exists()
+
+
+def test_a_secrets_plaintext_never_appears_in_any_response(api, project):
+    plaintext = "sk-test-PLAINTEXT-0123456789abcdef"
+    made = api.post("/secrets", {"provider": "openai", "name": "api_key", "value": plaintext})
+    assert made.status_code == 201
+    listed = api.get("/secrets")
+    replaced = api.post("/secrets", {"provider": "openai", "value": plaintext + "2"})
+    responses = [made, listed, replaced, api.get("/secrets")]
+    for response in responses:
+        assert plaintext.encode() not in response.content
+        assert b"ciphertext" not in response.content and b"value" not in response.content
+    assert set(listed.json()["items"][0]) == {"provider", "name", "hint", "updated_at"}
+    assert listed.json()["items"][0]["hint"] == "sk-…cdef"
+    assert responses[-1].json()["items"][0]["hint"] == ProjectSecret.objects.get().hint
+    assert ProjectSecret.objects.get().reveal() == plaintext + "2"
+    audit = json.dumps(list(AuditEvent.objects.values("target", "data")))
+    assert plaintext not in audit
+    assert api.delete("/secrets/openai/api_key").status_code == 204
+    assert api.delete("/secrets/openai/api_key").status_code == 404
+    assert not ProjectSecret.objects.exists()
+
+
+def test_secret_bodies_are_bounded_and_checked(api):
+    long = api.post("/secrets", {"provider": "openai", "value": "x" * 4001})
+    assert long.status_code == 422 and error_of(long)["field"] == "value"
+    extra = api.post("/secrets", {"provider": "openai", "value": "v", "key_id": "k"})
+    assert extra.status_code == 422 and error_of(extra)["field"] == "key_id"
+    empty = api.post("/secrets", {"provider": "openai", "value": ""})
+    assert empty.status_code == 422 and error_of(empty)["field"] == "value"
+    assert not ProjectSecret.objects.exists()
+
+
+# --- reference sets -------------------------------------------------------------------------
+
+
+def test_reference_set_and_item_crud(api, user, project, image):
+    mara = create_character(project=project, actor=user, name="Mara")
+    coat = add_outfit(character=mara, actor=user, name="Coat")
+    body = {"slug": "mara-coat", "name": "Mara in her coat", "kind": "character"}
+    made = api.post("/reference-sets", {**body, "character": "mara", "outfit": "Coat"})
+    assert made.status_code == 201
+    assert (made.json()["character"], made.json()["outfit"]) == ("mara", coat.pk)
+    set_id = made.json()["id"]
+    no_character = api.post("/reference-sets", {**body, "slug": "other"})
+    assert no_character.status_code == 400 and error_of(no_character)["field"] == "character"
+    taken = api.post("/reference-sets", {**body, "character": "mara"})
+    assert taken.status_code == 409 and error_of(taken)["field"] == "slug"
+    changed = api.patch(f"/reference-sets/{set_id}", {"description": "Rainy nights."})
+    assert changed.json()["description"] == "Rainy nights."
+    assert api.get("/reference-sets").json()["total"] == 1
+
+    item = api.post(f"/reference-sets/{set_id}/items", {"asset": image.pk, "notes": "front"})
+    assert item.status_code == 201 and item.json()["asset"] == image.pk
+    item_id = item.json()["id"]
+    twice = api.post(f"/reference-sets/{set_id}/items", {"asset": image.pk})
+    assert twice.status_code == 409
+    moved = api.patch(f"/reference-sets/{set_id}/items/{item_id}", {"position": 5})
+    assert moved.json()["position"] == 5
+    listed = api.get(f"/reference-sets/{set_id}/items").json()
+    assert [i["id"] for i in listed["items"]] == [item_id]
+    assert api.delete(f"/reference-sets/{set_id}/items/{item_id}").status_code == 204
+    assert api.get(f"/reference-sets/{set_id}/items").json()["total"] == 0
+    assert api.delete(f"/reference-sets/{set_id}").status_code == 204
+    assert not ReferenceSet.objects.exists()
+    assert Asset.objects.filter(pk=image.pk).exists()  # the image stays
+
+
+def test_another_projects_asset_is_no_reference_item(api, user, project, other_project, make_png):
+    theirs = store_image(project=other_project, data=make_png(), kind=Asset.Kind.UPLOAD, name="b")
+    made = api.post("/reference-sets", {"slug": "scenes", "name": "Scenes", "kind": "scene"})
+    response = api.post(f"/reference-sets/{made.json()['id']}/items", {"asset": theirs.pk})
+    assert response.status_code == 400 and error_of(response)["field"] == "asset"
+
+
+# --- the story ------------------------------------------------------------------------------
+
+
+def test_chapter_and_page_crud(api, project):
+    chapter = api.post("/chapters", {"title": "Rain"})
+    assert chapter.status_code == 201 and chapter.json()["position"] == 1
+    chapter_id = chapter.json()["id"]
+    assert api.patch(f"/chapters/{chapter_id}", {"title": "Storm"}).json()["title"] == "Storm"
+    page = api.post("/pages", {"chapter": chapter_id, "title": "Dock", "layout": "tiers3"})
+    assert page.status_code == 201
+    assert (page.json()["chapter"], page.json()["layout"]) == (chapter_id, "tiers3")
+    page_id = page.json()["id"]
+    bad_layout = api.patch(f"/pages/{page_id}", {"layout": "collage"})
+    assert bad_layout.status_code == 422 and error_of(bad_layout)["field"] == "layout"
+    second = api.post("/chapters", {}).json()["id"]
+    moved = api.patch(f"/pages/{page_id}", {"chapter": second, "title": "Pier"})
+    assert (moved.json()["chapter"], moved.json()["title"]) == (second, "Pier")
+    assert [p["id"] for p in api.get(f"/pages?chapter={second}").json()["items"]] == [page_id]
+    api.post("/panels", {"title": "Boat", "page": page_id})
+    full = api.delete(f"/pages/{page_id}")
+    assert full.status_code == 409 and error_of(full)["code"] == "not_empty"
+    assert api.delete(f"/chapters/{second}").status_code == 409
+    Panel.objects.all().delete()
+    assert api.delete(f"/pages/{page_id}").status_code == 204
+    assert api.delete(f"/chapters/{chapter_id}").status_code == 204
+    assert list(Chapter.objects.values_list("pk", flat=True)) == [second]
+    assert not Page.objects.exists()
+
+
+def test_panel_crud_with_its_cast(api, user, project, image):
+    mara = create_character(project=project, actor=user, name="Mara")
+    coat = add_outfit(character=mara, actor=user, name="Coat")
+    create_character(project=project, actor=user, name="Ivo")
+    cast = [
+        {"character": "mara", "outfit": "Coat", "pose": "leaning", "notes": "wet"},
+        {"character": "ivo", "expression": "afraid"},
+    ]
+    body = {"title": "The dock", "script": "Mara waits.", "shot": "wide", "cast": cast}
+    made = api.post("/panels", {**body, "aspect": "landscape", "camera": "low angle"})
+    assert made.status_code == 201
+    panel = made.json()
+    assert (panel["key"], panel["aspect"], panel["camera"]) == (
+        "the-dock",
+        "landscape",
+        "low angle",
+    )
+    assert [(c["character"], c["outfit"], c["outfit_id"]) for c in panel["cast"]] == [
+        ("mara", "Coat", coat.pk),
+        ("ivo", None, None),
+    ]
+    assert panel["cast"][0]["pose"] == "leaning" and panel["cast"][1]["expression"] == "afraid"
+    assert panel["page"] == Page.objects.get().pk and panel["chapter"] == Chapter.objects.get().pk
+
+    second = api.post("/panels", {"title": "Ship", "key": "ship", "base_asset": image.pk}).json()
+    assert second["base_asset"] == image.pk and second["position"] == 2
+    first = api.patch(f"/panels/{second['id']}", {"position": 1, "cast": [{"character": "ivo"}]})
+    assert first.json()["position"] == 1 and [c["character"] for c in first.json()["cast"]] == [
+        "ivo"
+    ]
+    cleared = api.patch(f"/panels/{second['id']}", {"base_asset": None, "script": "Fog."})
+    assert cleared.json()["base_asset"] is None and cleared.json()["script"] == "Fog."
+    listed = api.get("/panels").json()
+    assert [p["key"] for p in listed["items"]] == ["ship", "the-dock"] and listed["total"] == 2
+    chapter = api.post("/chapters", {"title": "Two"}).json()["id"]
+    elsewhere = api.patch(f"/panels/{panel['id']}", {"chapter": chapter})
+    assert elsewhere.json()["chapter"] == chapter and elsewhere.json()["page"] != panel["page"]
+    assert api.get(f"/panels?chapter={chapter}").json()["total"] == 1
+    assert api.delete(f"/panels/{panel['id']}").status_code == 204
+    assert list(Panel.objects.values_list("key", flat=True)) == ["ship"]
+    assert api.get(f"/panels/{panel['id']}").status_code == 404
+    assert {"story.panel_added", "story.cast_changed", "story.panel_moved"} <= set(
+        AuditEvent.objects.values_list("action", flat=True)
+    )
+
+
+def test_a_bad_cast_writes_no_panel(api, user, project):
+    create_character(project=project, actor=user, name="Mara")
+    nobody = api.post(
+        "/panels", {"title": "X", "cast": [{"character": "mara"}, {"character": "z"}]}
+    )
+    assert nobody.status_code == 400 and error_of(nobody)["field"] == "cast[1].character"
+    twice = api.post("/panels", {"title": "X", "cast": [{"character": "mara"}] * 2})
+    assert twice.status_code == 400 and error_of(twice)["field"] == "cast.1.character"
+    no_outfit = api.post("/panels", {"title": "X", "cast": [{"character": "mara", "outfit": "9"}]})
+    assert no_outfit.status_code == 400 and error_of(no_outfit)["field"] == "cast[0].outfit"
+    extra = api.post("/panels", {"title": "X", "cast": [{"character": "mara", "hat": "red"}]})
+    assert extra.status_code == 422 and error_of(extra)["field"] == "cast[0].hat"
+    assert not Panel.objects.exists() and not CastMember.objects.exists()
+
+
+def test_panel_bodies_name_rows_of_this_project_only(api, other_project):
+    their_page = Page.objects.create(
+        project=other_project, chapter=Chapter.objects.create(project=other_project)
+    )
+    response = api.post("/panels", {"title": "X", "page": their_page.pk})
+    assert response.status_code == 400 and error_of(response)["field"] == "page"
+    assert not Panel.objects.filter(title="X").exists()
+
+
+# --- what every route shares ----------------------------------------------------------------
+
+READS = [
+    "/characters",
+    "/characters/mara",
+    "/characters/mara/outfits",
+    "/style-guides",
+    "/style-guides/house",
+    "/provider-accounts",
+    "/secrets",
+    "/reference-sets",
+    "/chapters",
+    "/pages",
+    "/panels",
+]
+WRITES = [
+    ("post", "/characters", {"name": "Ivo"}),
+    ("patch", "/characters/mara", {"name": "Mara B"}),
+    ("delete", "/characters/mara", None),
+    ("post", "/characters/mara/outfits", {"name": "Hat"}),
+    ("post", "/style-guides", {"name": "New"}),
+    ("patch", "/style-guides/house", {"rules": "x"}),
+    ("post", "/style-guides/house/lock", {}),
+    ("delete", "/style-guides/house", None),
+    ("post", "/provider-accounts", {"provider": "openai"}),
+    ("post", "/secrets", {"provider": "openai", "value": "sk-x"}),
+    ("delete", "/secrets/openai/api_key", None),
+    ("post", "/reference-sets", {"slug": "s", "name": "S", "kind": "scene"}),
+    ("post", "/chapters", {}),
+    ("post", "/pages", {}),
+    ("post", "/panels", {"title": "P"}),
+]
+
+
+@pytest.fixture
+def universe(user, project, other_project, other_user):
+    """The same small universe in my project and in another user's."""
+    for owner, where in ((user, project), (other_user, other_project)):
+        create_character(project=where, actor=owner, name="Mara")
+        create_style_guide(project=where, user=owner, name="House")
+        set_secret(project=where, user=owner, provider="openai", name="api_key", value="sk-1")
+
+
+def _call(api: Api, method: str, path: str, body: dict | None):
+    return getattr(api, method)(path) if body is None else getattr(api, method)(path, body)
+
+
+@pytest.mark.parametrize("path", READS)
+def test_another_users_project_is_404(theirs, api, universe, path):
+    assert api.get(path).status_code == 200
+    response = theirs.get(path)
+    assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/characters", "/secrets", "/reference-sets", "/panels"])
+def test_without_a_token_it_is_401(client, project, path):
+    response = client.get(f"/api/projects/{project.slug}{path}")
+    assert response.status_code == 401 and error_of(response)["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+def test_writes_to_another_users_project_are_404(theirs, universe, method, path, body):
+    before = AuditEvent.objects.count()
+    assert _call(theirs, method, path, body).status_code == 404
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+def test_a_read_token_may_not_write(reader, universe, method, path, body):
+    before = AuditEvent.objects.count()
+    response = _call(reader, method, path, body)
+    assert response.status_code == 403 and error_of(response)["code"] == "not_allowed"
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_project_token_reaches_only_its_project(client, user, project, universe):
+    from projects.services.projects import create_project
+
+    second = create_project(owner=user, name="Second", slug="second")
+    token = create_token(user=user, name="one", scopes=["write"], project=project).plaintext
+    assert Api(client, token, project.slug).get("/characters").status_code == 200
+    assert Api(client, token, second.slug).get("/characters").status_code == 404
+    assert Api(client, token, second.slug).post("/chapters").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/characters", {"name": "A", "slug": "a"}, "slug"),
+        ("/style-guides", {"name": "A", "status": "locked"}, "status"),
+        ("/provider-accounts", {"provider": "openai", "config": {}}, "config"),
+        ("/reference-sets", {"slug": "a", "name": "A", "kind": "scene", "x": 1}, "x"),
+        ("/chapters", {"position": 3}, "position"),
+        ("/pages", {"panels": []}, "panels"),
+        ("/panels", {"title": "A", "project": "noir_city"}, "project"),
+    ],
+)
+def test_unknown_fields_are_422_with_their_field(api, path, body, field):
+    response = api.post(path, body)
+    assert response.status_code == 422 and error_of(response)["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/panels", {"title": "A", "key": "../../etc/passwd"}, "key"),
+        ("/panels", {"title": "A", "key": "..%2F..%2Fx"}, "key"),
+        ("/reference-sets", {"slug": "../up", "name": "A", "kind": "scene"}, "slug"),
+        ("/reference-sets", {"slug": "a/b", "name": "A", "kind": "scene"}, "slug"),
+        ("/secrets", {"provider": "../openai", "value": "v"}, "provider"),
+        ("/secrets", {"provider": "openai", "name": "../../key", "value": "v"}, "name"),
+        ("/secrets", {"provider": "openai", "name": "a\\..\\b", "value": "v"}, "name"),
+        ("/provider-accounts", {"provider": "openai", "name": "../x"}, "name"),
+    ],
+)
+def test_path_traversal_strings_are_refused(api, path, body, field):
+    response = api.post(path, body)
+    assert response.status_code == 422 and error_of(response)["field"] == field
+    assert not Panel.objects.exists() and not ReferenceSet.objects.exists()
+    assert not ProjectSecret.objects.exists() and not ProviderAccount.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/characters/..",
+        "/characters/..%2F..%2Fsecret_world",
+        "/style-guides/..%2Fhouse",
+        "/secrets/..%2F../api_key",
+    ],
+)
+def test_path_traversal_in_paths_finds_nothing(api, universe, path):
+    assert api.get(path).status_code in (404, 405)
+    assert api.delete(path).status_code == 404
+    assert ProjectSecret.objects.count() == 2 and Character.objects.count() == 2
+
+
+def test_lists_paginate_in_a_stable_order(api, user, project):
+    for name in ("Cato", "Abe", "Bea"):
+        create_character(project=project, actor=user, name=name)
+    first = api.get("/characters?limit=2").json()
+    rest = api.get("/characters?limit=2&offset=2").json()
+    assert (first["total"], first["limit"], rest["offset"]) == (3, 2, 2)
+    assert [c["name"] for c in first["items"] + rest["items"]] == ["Abe", "Bea", "Cato"]
+    assert api.get("/characters?limit=201").status_code == 422
+    assert api.get("/panels?offset=-1").status_code == 422
