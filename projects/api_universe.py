@@ -50,6 +50,13 @@ class OutfitOut(Schema):
     created_at: datetime
 
 
+class OutfitList(Schema):
+    items: list[OutfitOut]
+    total: int
+    offset: int
+    limit: int
+
+
 class CharacterOut(Schema):
     id: int
     slug: str
@@ -135,9 +142,10 @@ def delete_character(request: HttpRequest, slug: str, char: str):
     return Status(204, None)
 
 
-@router.get("/{slug}/characters/{char}/outfits", response={200: list[OutfitOut], **ERRORS})
-def list_outfits(request: HttpRequest, slug: str, char: str):
-    return list(character_of(api_project(request, slug), char).outfits.order_by("name", "pk"))
+@router.get("/{slug}/characters/{char}/outfits", response={200: OutfitList, **ERRORS})
+def list_outfits(request: HttpRequest, slug: str, char: str, page: Query[PageQuery]):
+    character = character_of(api_project(request, slug), char)
+    return paged(character.outfits.order_by("name", "pk"), page)
 
 
 @router.post("/{slug}/characters/{char}/outfits", response={201: OutfitOut, **ERRORS})

@@ -116,7 +116,8 @@ def test_outfit_crud(api, project):
     made = api.post("/characters/mara/outfits", {"name": "Trench coat"})
     assert made.status_code == 201
     outfit_id = made.json()["id"]
-    assert [o["name"] for o in api.get("/characters/mara/outfits").json()] == ["Trench coat"]
+    listed = api.get("/characters/mara/outfits").json()
+    assert [o["name"] for o in listed["items"]] == ["Trench coat"] and listed["total"] == 1
     assert api.get("/characters/mara").json()["outfits"][0]["id"] == outfit_id
     assert api.get("/characters/mara/outfits/Trench coat").json()["id"] == outfit_id
     changed = api.patch(f"/characters/mara/outfits/{outfit_id}", {"description": "Soaked."})
@@ -498,3 +499,33 @@ def test_lists_paginate_in_a_stable_order(api, user, project):
     assert [c["name"] for c in first["items"] + rest["items"]] == ["Abe", "Bea", "Cato"]
     assert api.get("/characters?limit=201").status_code == 422
     assert api.get("/panels?offset=-1").status_code == 422
+
+
+def _add_universe(user, project, numbers: range, image: Asset) -> None:
+    from projects.services.story import create_panel, set_cast
+
+    for i in numbers:
+        character = create_character(project=project, actor=user, name=f"C{i}")
+        outfit = add_outfit(character=character, actor=user, name="Coat")
+        guide = create_style_guide(project=project, user=user, name=f"G{i}")
+        guide.references.create(asset=image, position=1)
+        panel = create_panel(project=project, actor=user, title=f"P{i}")
+        set_cast(panel=panel, actor=user, entries=[{"character": character, "outfit": outfit}])
+        ReferenceSet.objects.create(
+            project=project, slug=f"s{i}", name="S", kind="character", character=character
+        )
+
+
+@pytest.mark.parametrize("path", ["/characters", "/style-guides", "/panels", "/reference-sets"])
+def test_lists_take_the_same_queries_for_1_and_3_items(
+    api, user, project, image, django_assert_max_num_queries, path
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _add_universe(user, project, range(1), image)
+    with CaptureQueriesContext(connection) as one:
+        assert api.get(path).json()["total"] == 1
+    _add_universe(user, project, range(1, 3), image)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert api.get(path).json()["total"] == 3
