@@ -214,8 +214,7 @@ def stage_input(
             target.key,
             candidate.asset.path,
             candidate.asset_id,
-            f"candidate {candidate.index + 1} of {candidate.job.run.stage} run "
-            f"{candidate.job.run.uid}",
+            f"c{candidate.index} of {candidate.job.run.stage} run {candidate.job.run.uid}",
         )
     if build_on.mode == "base":
         return target.base

@@ -259,6 +259,10 @@ class VersionNode:
     pick: RunCandidate | None
     current: bool
     children: list[VersionNode] = field(default_factory=list)
+    # Built on a candidate of an earlier job: its index, and whether that job's pick has since
+    # changed (this version then starts from an image that is no longer the pick).
+    source_index: int | None = None
+    stale: bool = False
 
     @property
     def stage(self) -> str:
@@ -285,6 +289,7 @@ def version_tree(
     )
     picks = {c.job_id: c for c in candidates if c.selected}
     owner = {c.asset_id: c.job_id for c in candidates}
+    index_of = {c.asset_id: c.index for c in candidates}
     current_ids = {c.pk for c in (current or {}).values()}
     nodes = {
         job.pk: VersionNode(
@@ -300,7 +305,10 @@ def version_tree(
     for job in sorted(jobs, key=lambda j: (STAGES.index(j.run.stage), j.run.created_at, j.pk)):
         parent = owner.get(job.input_asset_id) if job.input_asset_id else None
         if parent is not None and parent != job.pk:
-            nodes[parent].children.append(nodes[job.pk])
+            node, parent_pick = nodes[job.pk], nodes[parent].pick
+            node.source_index = index_of[job.input_asset_id]
+            node.stale = parent_pick is not None and parent_pick.asset_id != job.input_asset_id
+            nodes[parent].children.append(node)
         else:
             roots.append(nodes[job.pk])
     return roots

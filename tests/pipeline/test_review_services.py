@@ -151,3 +151,30 @@ def test_version_tree_links_stages_by_the_pick_each_used(run, user, scene_projec
     assert child.job.run.uid == time_run.uid and child.stage == "time"
     assert child.current and tree[1].current and not tree[0].current
     assert tree[0].pick.selected and tree[0].pick.job_id == tree[0].job.pk
+
+
+def test_a_version_built_on_a_candidate_no_longer_picked_says_so(run, user, scene_project):
+    from pipeline.services.runs import override_selection
+
+    job = run.jobs.get(scene_key="harbor")
+    first, other = RunCandidate.objects.filter(job=job).order_by("index")[:2]
+    picked = first if first.selected else other
+    time_run = local_run(
+        scene_project, user, stage="time", panels=["harbor"], variation="dusk", candidates=1
+    )
+    panel = Panel.objects.get(project=scene_project, key="harbor")
+    child = version_tree(panel=panel)[0].children[0]
+    assert child.job.run.uid == time_run.uid
+    assert (child.source_index, child.stale) == (picked.index, False)
+    override_selection(candidate=other if picked == first else first, user=user)
+    child = version_tree(panel=panel)[0].children[0]
+    assert (child.source_index, child.stale) == (picked.index, True)
+
+
+def test_a_canceled_run_picks_nothing(run, user, scene_project):
+    panel = Panel.objects.get(project=scene_project, key="harbor")
+    before = panel_picks([panel])[panel.pk]["style"]
+    later = local_run(scene_project, user, panels=["harbor"], candidates=1)
+    assert panel_picks([panel])[panel.pk]["style"].job.run_id == later.pk
+    Run.objects.filter(pk=later.pk).update(status="canceled")
+    assert panel_picks([panel])[panel.pk]["style"].pk == before.pk

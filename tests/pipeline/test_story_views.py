@@ -178,7 +178,7 @@ def test_build_on_a_candidate_plans_the_panel_from_it(artist_client, scene_proje
     job = Run.objects.get(mode="dry").jobs.get()
     assert (job.input_asset_id, job.input_source) == (
         chosen.asset_id,
-        f"candidate {chosen.index + 1} of style run {first.uid}",
+        f"c{chosen.index} of style run {first.uid}",
     )
 
 
