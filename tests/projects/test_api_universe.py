@@ -529,3 +529,18 @@ def test_lists_take_the_same_queries_for_1_and_3_items(
     _add_universe(user, project, range(1, 3), image)
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert api.get(path).json()["total"] == 3
+
+
+def test_the_browser_session_writes_with_its_csrf_token(user, project):
+    from django.middleware.csrf import get_token
+    from django.test import Client, RequestFactory
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    path, body = f"/api/projects/{project.slug}/characters", json.dumps({"name": "Mara"})
+    assert browser.post(path, body, "application/json").status_code == 403
+    page = RequestFactory().get("/")
+    token = get_token(page)  # what a page's form carries; its cookie holds the secret
+    browser.cookies["csrftoken"] = page.META["CSRF_COOKIE"]
+    made = browser.post(path, body, "application/json", HTTP_X_CSRFTOKEN=token)
+    assert made.status_code == 201 and Character.objects.get().name == "Mara"
