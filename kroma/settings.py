@@ -281,11 +281,42 @@ if not HTTPS:
     # Plain HTTP on loopback: secure cookies, HSTS and SSL redirect would break the app.
     SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
 
+# Every handler masks secrets (provider keys, kroma_ tokens, Authorization headers, passwords in
+# URLs) before it writes (kroma.lib.redact); Django's own handlers are replaced so none escapes,
+# and its error reports (500 emails, the debug page) are masked the same way.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact": {"()": "kroma.lib.redact.RedactingFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["redact", "require_debug_false"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.getenv("KROMA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
+DEFAULT_EXCEPTION_REPORTER_FILTER = "kroma.error_reports.RedactingReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "kroma.error_reports.RedactingExceptionReporter"

@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kroma.lib.errors import UserError
+from kroma.lib.redact import redact
 from pipeline.errors import JobCanceled, LeaseLost
 from pipeline.models import StepRun, WorkItem, WorkStatus
 from pipeline.postprocess.base import step_key
@@ -260,7 +261,7 @@ def run_item(work: WorkType, item: Any, worker: str) -> str:
         _end(work, item, worker, WorkStatus.FAILED, error_code=exc.code, error=f"{step}: {exc}")
     except Exception as exc:  # a bug: keep the traceback on the item (staff only) and in the log
         log.exception("%s %s crashed at step %s", work.name, item.pk, step)
-        message = f"{step}: internal error ({type(exc).__name__}: {exc})"
+        message = redact(f"{step}: internal error ({type(exc).__name__}: {exc})")
         if row is not None:
             end_step(row, StepRun.Status.ERRORED, error_code="internal", error=message)
         _end(
@@ -270,7 +271,7 @@ def run_item(work: WorkType, item: Any, worker: str) -> str:
             WorkStatus.ERRORED,
             error_code="internal",
             error=message,
-            traceback=traceback.format_exc(),
+            traceback=redact(traceback.format_exc()),
         )
     work.finished(item)
     return item.status

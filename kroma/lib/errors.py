@@ -8,6 +8,8 @@ Any other exception is a bug: the engine ends the item `errored` and keeps the t
 
 from __future__ import annotations
 
+from kroma.lib.redact import redact
+
 
 class UserError(Exception):
     """An expected failure with a user-facing message (what happened and what to do)."""
@@ -15,6 +17,7 @@ class UserError(Exception):
     code = "invalid"
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        message = redact(message)  # it is shown, stored and logged: never with a key in it
         super().__init__(message)
         self.message = message
         if code is not None:
