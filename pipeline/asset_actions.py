@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from kroma.lib.errors import UserError
+from kroma.lib.ids import parse_ids
 from pipeline.models import ACTIVE_STATUSES, Run, RunCandidate, RunJob
 from pipeline.postprocess.chain import chain_steps
 from pipeline.postprocess.config import load_color_profiles
@@ -50,7 +51,7 @@ def postprocess_assets(
         raise UserError(f"Choose steps among {', '.join(known)}.", field="steps")
     config = chain_config(project, overrides)
     _refuse_paid_steps(config, steps)
-    ids = {int(i) for i in asset_ids}
+    ids = set(parse_ids(asset_ids, field="assets", what="images"))
     jobs = list(
         RunJob.objects.filter(
             project=project,

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kroma.lib.errors import UserError
+from kroma.lib.ids import parse_id
 from pipeline.config import STAGES
 from pipeline.services.picks import panel_picks
 from pipeline.services.review import version_tree
@@ -139,7 +140,7 @@ def story_add(request: HttpRequest, slug: str) -> HttpResponse:
             project,
             status=400,
             add_error=exc.message,
-            add_error_page=int(page_id) if what == "panel" and page_id.isdigit() else None,
+            add_error_page=parse_id(page_id) if what == "panel" else None,
         )
     if request.htmx:
         return _story_response(request, project)
@@ -149,9 +150,10 @@ def story_add(request: HttpRequest, slug: str) -> HttpResponse:
 def _owned(project: Project, model: type, pk: str | None):
     if not pk:
         return None
-    if not str(pk).isdigit():
+    number = parse_id(pk)
+    if number is None:
         raise UserError("Choose one of this project's chapters or pages.", field="page")
-    return get_object_or_404(model, project=project, pk=int(pk))
+    return get_object_or_404(model, project=project, pk=number)
 
 
 @login_required

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from kroma.lib.errors import UserError
+from kroma.lib.ids import parse_id
 from pipeline.forms import RunForm
 from pipeline.models import (
     ACTIVE_STATUSES,
@@ -97,10 +98,11 @@ def run_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _start_candidate(project: Project, value: object) -> RunCandidate | None:
     """The candidate New Run builds on (shown with its thumbnail), if it names one."""
-    if not str(value or "").isdigit():
+    pk = parse_id(value)
+    if pk is None:
         return None
     candidate = (
-        RunCandidate.objects.filter(project=project, pk=int(value), asset__isnull=False)
+        RunCandidate.objects.filter(project=project, pk=pk, asset__isnull=False)
         .select_related("asset", "job__run")
         .first()
     )
@@ -121,11 +123,11 @@ def _run_new_initial(request: HttpRequest, project: Project) -> dict:
         return initial
     run = get_object_or_404(Run, project=project, uid=uid)
     job = candidate = None
-    if params.get("job", "").isdigit():
-        job = get_object_or_404(RunJob, run=run, pk=int(params["job"]))
-    if params.get("from", "").isdigit():
+    if (job_id := parse_id(params.get("job"))) is not None:
+        job = get_object_or_404(RunJob, run=run, pk=job_id)
+    if (candidate_id := parse_id(params.get("from"))) is not None:
         candidate = get_object_or_404(
-            RunCandidate, project=project, pk=int(params["from"]), asset__isnull=False
+            RunCandidate, project=project, pk=candidate_id, asset__isnull=False
         )
     recalled = recipe_initial(run=run, job=job, candidate=candidate, exact="exact" in params)
     return {**recalled, "recipe": run}

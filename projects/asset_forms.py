@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from kroma.lib.ids import parse_id
 from projects.models import Asset, Project, Stage
 from projects.services.asset_actions import BULK_ACTIONS
 from projects.widgets import use_fast_widgets
@@ -59,4 +60,6 @@ class BulkActionForm(forms.Form):
         self.fields["action"].choices = [(a.name, a.label) for a in BULK_ACTIONS.values()]
         # Which ids exist in the project is the service's check; here they only need to be ids.
         raw = self.data.getlist("assets") if hasattr(self.data, "getlist") else []
-        self.fields["assets"].choices = [(v, v) for v in raw if str(v).isdigit()]
+        self.fields["assets"].choices = [(v, v) for v in raw if parse_id(v) is not None]
+        # What no page sends (tiles carry real ids): the view answers 400 instead of a message.
+        self.bad_ids = [v for v in raw if parse_id(v) is None]

@@ -8,7 +8,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -107,9 +114,8 @@ def asset_upload(request: HttpRequest, slug: str) -> HttpResponse:
         if wants_json:
             return JsonResponse({"stored": [], "notes": [], "errors": [error]}, status=400)
         return _upload_page(request, project, [error], [], status=400)
-    result = upload_images(
-        project=project, user=request.user, files=[(f.name, f.read()) for f in uploads]
-    )
+    # Each file's size is checked before it is read, and they are read one at a time.
+    result = upload_images(project=project, user=request.user, files=[(f.name, f) for f in uploads])
     if wants_json:
         stored = [{"id": a.pk, "title": str(a), "url": a.thumbnail_url()} for a in result.stored]
         body = {"stored": stored, "notes": result.notes, "errors": result.errors}
@@ -143,6 +149,10 @@ def asset_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     images; an action that must be confirmed (delete) asks first."""
     project = get_project_for_user(request.user, slug)
     form = BulkActionForm(request.POST)
+    if form.bad_ids:
+        return HttpResponseBadRequest(
+            f"Not an image id: {form.bad_ids[0][:40]!r}.", content_type="text/plain"
+        )
     back = request.POST.get("back", "")
     back = back if back.startswith("?") else ""
     if not form.is_valid():

@@ -134,12 +134,47 @@ def clean_image(data: bytes, *, name: str = "", max_pixels: int) -> CleanImage:
             notes,
         )
     if fmt == "PNG" and image.mode not in PNG_MODES:
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        image = png_ready(image)
     cleaned = encode_image(image, fmt)
     return replace(cleaned, notes=notes) if notes else cleaned
 
 
-PNG_MODES = {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"}
+PNG_MODES = {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}  # the modes Pillow writes as PNG
+ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
+
+
+def png_ready(image: Image.Image) -> Image.Image:
+    """`image` in a mode PNG can hold, losing as little as it can.
+
+    Integer and float grey (32-bit I, F, I;16B ...) become 16-bit grey: I values already in
+    0..65535 are kept as they are, others and floats are scaled from their range (floats in
+    0..1, the usual convention, from 0..1) so that a float TIFF does not come out black. Colour
+    spaces such as LAB, CMYK or YCbCr become RGB (LAB's "A" band is no alpha), and RGB with
+    alpha when the image has transparency.
+    """
+    if image.mode in ("I", "F") or image.mode.startswith("I;"):
+        return _grey16(image)
+    alpha = image.mode in ALPHA_MODES or (
+        image.mode not in ("LAB", "CMYK", "YCbCr", "HSV") and "transparency" in image.info
+    )
+    return image.convert("RGBA" if alpha else "RGB")
+
+
+def _grey16(image: Image.Image) -> Image.Image:
+    import numpy as np
+
+    values = np.asarray(image).astype(np.float64)
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if image.mode == "F" and low >= 0 and high <= 1:
+        low, high = 0.0, 1.0
+    elif image.mode != "F" and low >= 0 and high <= 65535:
+        low, high = 0.0, 65535.0
+    scale = 65535.0 / (high - low) if high > low else 0.0
+    grey = np.clip(np.rint((values - low) * scale), 0, 65535).astype(np.uint16)
+    out = Image.fromarray(grey)
+    out.info.update({k: v for k, v in image.info.items() if k == "icc_profile"})
+    return out
 
 
 def _format_notes(name: str, found: str, stored: str) -> tuple[str, ...]:

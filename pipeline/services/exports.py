@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kroma.lib.errors import UserError
+from kroma.lib.ids import parse_ids
 from pipeline.config import load_manifest
 from pipeline.models import Run
 from pipeline.services import layouts
@@ -52,10 +53,7 @@ def _ids(values: object, field: str, most: int) -> list[int]:
         raise UserError(f"Give a list of {field} to export.", field=field)
     if len(values) > most:
         raise UserError(f"At most {most} {field} in one export.", field=field)
-    try:
-        return list(dict.fromkeys(int(v) for v in values))
-    except (TypeError, ValueError):
-        raise UserError(f"The {field} must be given by their ids.", field=field) from None
+    return parse_ids(values, field=field, what=field)
 
 
 def _page_ids(project: Project, values: object) -> list[int]:

@@ -61,7 +61,8 @@ def browse_assets(*, project: Project, filters: dict[str, Any]) -> QuerySet[Asse
         assets = assets.filter(rating__gte=int(rating))
     if filters.get("since"):
         assets = assets.filter(created_at__gte=_day_start(filters["since"]))
-    if filters.get("until"):
+    # 9999-12-31, the last day there is, has no day after it: nothing is after it either.
+    if filters.get("until") and filters["until"] < dt.date.max:
         assets = assets.filter(created_at__lt=_day_start(filters["until"] + dt.timedelta(1)))
     if filters.get("q"):
         assets = _search(assets, filters["q"])

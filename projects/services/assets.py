@@ -6,20 +6,25 @@ row is written in a transaction of its own that holds the write lock for one INS
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from kroma.lib.errors import UserError
+from kroma.lib.ids import parse_ids
 from kroma.lib.images import CleanImage, clean_image
 from projects.models import Asset, AssetLink, Project
 from projects.services.records import audit
 from projects.storage import storage_for
+
+logger = logging.getLogger(__name__)
 
 THUMB_SIZES = (320,)  # the asset views' thumbnail sizes (thumbs/<sha256>_<size>.webp)
 
@@ -113,19 +118,31 @@ class UploadResult:
 
 
 def upload_images(
-    *, project: Project, user: AbstractBaseUser | None, files: list[tuple[str, bytes]]
+    *, project: Project, user: AbstractBaseUser | None, files: Iterable[tuple[str, bytes | File]]
 ) -> UploadResult:
-    """Store each file as an upload: a refused file is reported, the good ones are kept."""
+    """Store each file as an upload: a refused file is reported, the good ones are kept.
+
+    A file may be given as its bytes or as an (uploaded) File: its size is checked before it is
+    read, and files are read one at a time, so a batch never sits in memory at once.
+    """
     result = UploadResult()
-    for name, data in files:
-        if len(data) > settings.MAX_UPLOAD_BYTES:
-            limit = settings.MAX_UPLOAD_BYTES / 1e6
-            result.errors.append(f"{name}: larger than {limit:.0f} MB. Nothing was stored.")
+    limit = settings.MAX_UPLOAD_BYTES
+    for name, upload in files:
+        size = len(upload) if isinstance(upload, bytes) else upload.size
+        if size is None or size > limit:
+            result.errors.append(f"{name}: larger than {limit / 1e6:.0f} MB. Nothing was stored.")
             continue
         try:
+            data = upload if isinstance(upload, bytes) else upload.read()
             asset = store_image(project=project, data=data, kind=Asset.Kind.UPLOAD, name=name)
         except UserError as exc:
             result.errors.append(str(exc))
+            continue
+        except (OSError, ValueError) as exc:  # an image Pillow reads but cannot store
+            logger.warning("upload %s of project %s refused: %r", name, project.slug, exc)
+            result.errors.append(
+                f"{name}: this image cannot be stored ({exc}). Nothing was stored."
+            )
             continue
         result.stored.append(asset)
         result.notes.extend(asset.metadata.get("notes", []) if asset.metadata else [])
@@ -164,7 +181,7 @@ def delete_assets(
 ) -> DeleteResult:
     """Delete the project's assets that nothing else uses, and their files when no other row
     points at the same file. Used ones are kept and reported; one audit event."""
-    ids = sorted({int(i) for i in asset_ids})
+    ids = sorted(parse_ids(asset_ids, field="assets", what="images"))
     if not ids:
         raise UserError("Select at least one image first.", field="assets")
     assets = list(Asset.objects.filter(project=project, pk__in=ids))

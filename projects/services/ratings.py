@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from kroma.lib.errors import UserError
+from kroma.lib.ids import parse_ids
 from projects.models import Asset, Project
 from projects.services.records import audit
 
@@ -27,7 +28,8 @@ class RatingResult:
 
 
 def _check_rating(rating: object) -> int | None:
-    if rating is None or rating == "" or rating == 0:
+    """1-5, or None to clear: None, "", 0 and "0" (what a form's clear button sends) clear."""
+    if rating is None or str(rating).strip() in ("", "0"):
         return None
     try:
         value = int(rating)  # type: ignore[call-overload]
@@ -54,7 +56,7 @@ def rate_assets(
     Only the project's own assets are touched (an id of another project is an error, not a
     silent skip); one audit event records the change.
     """
-    ids = sorted({int(i) for i in asset_ids})
+    ids = sorted(parse_ids(asset_ids, field="assets", what="images"))
     if not ids:
         raise UserError("Choose at least one image.", field="assets")
     changes: dict[str, object] = {}

@@ -158,3 +158,19 @@ def test_a_new_pick_clears_used_anyway_from_the_previous_pick(picked_run, user):
     assert "used_anyway" not in second.asset.metadata
     first.asset.refresh_from_db()
     assert "used_anyway" not in first.asset.metadata
+
+
+# --- ids from input -----------------------------------------------------------------------------
+
+
+def test_an_export_of_a_huge_page_id_is_a_400(artist_client, scene_project):
+    from django.urls import reverse
+
+    from projects.models import ProjectExport
+
+    url = reverse("pipeline:export_new", args=[scene_project.slug])
+    huge = "99999999999999999999"
+    response = artist_client.post(url, {"kind": "pdf", "pages": [huge]}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "The pages must be given by their ids" in response.content.decode()
+    assert not ProjectExport.objects.exists()

@@ -95,6 +95,21 @@ def test_rejecting_and_taking_back(artist_client, run):
     assert candidate.asset.rejected is False and "Reject</button>" in body.content.decode()
 
 
+def test_the_clear_button_clears_a_rating(artist_client, run):
+    """The card's clear button (and the 0 key) sends rating="0"."""
+    candidate = _candidate(run, index=2)
+    artist_client.post(_url("review_rate", candidate.pk), {"rating": "3"}, **HX)
+    response = artist_client.post(_url("review_rate", candidate.pk), {"rating": "0"}, **HX)
+    assert response.status_code == 200
+    assert 'data-rate="3" aria-pressed="true"' not in response.content.decode()
+    candidate.asset.refresh_from_db()
+    assert candidate.asset.rating is None
+    assert AuditEvent.objects.filter(action="asset.rate").order_by("pk").last().data == {
+        "assets": [candidate.asset_id],
+        "rating": None,
+    }
+
+
 def test_a_bad_rating_is_refused_at_the_card(artist_client, run):
     candidate = _candidate(run)
     response = artist_client.post(_url("review_rate", candidate.pk), {"rating": "9"}, **HX)
