@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 
+from pipeline import export_views
 from pipeline.services import exports
 from projects.api_common import AUTH, ERRORS, MAX_PAGE, api_project, page_of
 from projects.models import ProjectExport
-from projects.storage import storage_for
 
 router = Router(auth=AUTH, tags=["exports"])
 
@@ -119,14 +119,6 @@ def get_export(request: HttpRequest, slug: str, export_id: int):
     summary="An export's file",
 )
 def download_export(request: HttpRequest, slug: str, export_id: int):
-    export = _export(request, slug, export_id)
-    if export.status != ProjectExport.Status.DONE or not export.path:
-        raise Http404("This export is not ready.")
-    storage = storage_for(export.project)
-    if not storage.exists(export.path):
-        raise Http404("The export's file is missing from storage.")
-    return FileResponse(
-        storage.open(export.path, "rb"),
-        as_attachment=True,
-        filename=export.file_name or exports.download_name(export),
-    )
+    """The file, through the Pages page's own download view (the same checks and name)."""
+    export = _export(request, slug, export_id)  # 404 beyond the token's project
+    return export_views.export_download(request, export.project.slug, export.pk)

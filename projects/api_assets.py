@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 
+from projects import asset_views
 from projects.api_common import AUTH, ERRORS, MAX_PAGE, api_project, page_of
 from projects.models import Asset, AssetLink, Project, Stage
 from projects.services.asset_browser import asset_lineage, browse_assets, recipe_of
@@ -37,10 +39,20 @@ class AssetOut(Schema):
     run: str = Field(alias="run_uid")
     failed: bool
     created_at: datetime
-    file_url: str
+    file_url: str = Field(description="The app's media view (a browser session).")
     thumbnail_url: str
     download_url: str
     download_name: str
+    api_file_url: str = Field(description="The file through the API (a token or the session).")
+    api_thumbnail_url: str
+
+    @staticmethod
+    def resolve_api_file_url(asset: Asset) -> str:
+        return reverse("api:asset_file", args=[asset.project.slug, asset.pk])
+
+    @staticmethod
+    def resolve_api_thumbnail_url(asset: Asset) -> str:
+        return reverse("api:asset_thumb", args=[asset.project.slug, asset.pk])
 
     @staticmethod
     def resolve_file_url(asset: Asset) -> str:
@@ -146,7 +158,7 @@ def list_assets(
         "failed": failed,
         "sort": sort,
     }
-    found = browse_assets(project=project, filters=filters).defer("metadata", "search_text")
+    found = browse_assets(project=project, filters=filters).defer("search_text")
     items, total = page_of(found, offset=offset, limit=limit)
     for asset in items:
         asset.project = project
@@ -159,6 +171,28 @@ def list_assets(
 def get_asset(request: HttpRequest, slug: str, asset_id: int):
     """An asset's metadata, recipe (how it was made), lineage both ways, and its URLs."""
     return _asset(api_project(request, slug), asset_id)
+
+
+@router.get(
+    "/{slug}/assets/{asset_id}/file",
+    response={200: None, **ERRORS},
+    url_name="asset_file",
+    summary="An asset's file (?download=1: as an attachment with a readable name)",
+)
+def asset_file(request: HttpRequest, slug: str, asset_id: int):
+    asset = _asset(api_project(request, slug), asset_id)  # 404 beyond the token's project
+    return asset_views.asset_file(request, asset.project.slug, asset.pk)
+
+
+@router.get(
+    "/{slug}/assets/{asset_id}/thumb",
+    response={200: None, **ERRORS},
+    url_name="asset_thumb",
+    summary="An asset's thumbnail (WebP)",
+)
+def asset_thumb(request: HttpRequest, slug: str, asset_id: int):
+    asset = _asset(api_project(request, slug), asset_id)
+    return asset_views.asset_thumb(request, asset.project.slug, asset.pk)
 
 
 @router.get("/{slug}/asset-links", response={200: LinkList, **ERRORS}, summary="Asset links")

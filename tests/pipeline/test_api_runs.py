@@ -376,3 +376,23 @@ def test_an_export_not_done_has_no_file(api, scene_project):
     export_id = api.post("/exports", {"kind": "zip"}).json()["id"]
     assert api.get(f"/exports/{export_id}/download").status_code == 404
     assert api.get("/exports/999999").status_code == 404
+
+
+def test_cancelling_a_finished_run_changes_nothing(api, scene_project, user):
+    run = local_run(scene_project, user, candidates=1, panels=["harbor"])
+    assert api.post(f"/runs/{run.uid}/cancel").json()["status"] == "done"
+    assert not AuditEvent.objects.filter(action="run.canceled").exists()
+
+
+def test_the_browser_session_plans_with_csrf_only(scene_project, user):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    body = json.dumps({"stage": "style", "provider": "local"})
+    url = "/api/projects/noir_city/runs"
+    assert browser.post(url, body, "application/json").status_code == 403
+    browser.get("/projects/")  # a page sets the CSRF cookie
+    token = browser.cookies["csrftoken"].value
+    made = browser.post(url, body, "application/json", HTTP_X_CSRFTOKEN=token)
+    assert made.status_code == 201 and Run.objects.count() == 1

@@ -7,12 +7,15 @@ import json
 import pytest
 
 from projects.models import Asset, AssetLink, AuditEvent
+from projects.services.assets import store_image
 from projects.services.tokens import create_token
+from projects.storage import read_file
 
 pytestmark = pytest.mark.django_db
 
 ASSET_KEYS = [
-    "created_at", "download_name", "download_url", "failed", "file_url", "height", "id",
+    "api_file_url", "api_thumbnail_url", "created_at", "download_name", "download_url",
+    "failed", "file_url", "height", "id",
     "kind", "mime", "panel", "path", "rating", "rejected", "run", "sha256", "size_bytes",
     "stage", "thumbnail_url", "title", "width",
 ]  # fmt: skip
@@ -123,6 +126,23 @@ def test_one_asset_with_metadata_recipe_and_lineage(client, token, project):
     assert _get(client, token, "/assets/999999").status_code == 404
 
 
+def test_an_assets_file_and_thumbnail_through_the_api_with_a_token(
+    client, token, project, make_png
+):
+    png = make_png(64, 48)
+    asset = store_image(project=project, data=png, kind=Asset.Kind.UPLOAD, name="moon.png")
+    item = _get(client, token, f"/assets/{asset.pk}").json()
+    assert item["api_file_url"] == f"/api/projects/noir_city/assets/{asset.pk}/file"
+    file = client.get(item["api_file_url"], **_auth(token))
+    stored = read_file(project, asset.path)
+    assert file.status_code == 200 and b"".join(file.streaming_content) == stored
+    download = client.get(item["api_file_url"], {"download": "1"}, **_auth(token))
+    assert download["Content-Disposition"].startswith("attachment")
+    thumb = client.get(item["api_thumbnail_url"], **_auth(token))
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/webp"
+    assert client.get(item["file_url"], **_auth(token)).status_code == 302  # the browser's view
+
+
 def test_link_list_and_unlink_two_assets_audited(client, token, project):
     a, b = _output(project, 1), _output(project, 2)
     made = _post(
@@ -183,7 +203,8 @@ def test_another_users_project_is_404(client, token, other_project):
         project=other_project, source=second, target=theirs, relation="variant_of"
     )
     base = f"/api/projects/{other_project.slug}"
-    for path in ("/assets", f"/assets/{theirs.pk}", "/asset-links"):
+    paths = ("/assets", f"/assets/{theirs.pk}", "/asset-links")
+    for path in (*paths, f"/assets/{theirs.pk}/file", f"/assets/{theirs.pk}/thumb"):
         assert client.get(base + path, **_auth(token)).status_code == 404, path
     body = {"source": second.pk, "target": theirs.pk, "relation": "reference_of"}
     made = client.post(base + "/asset-links", json.dumps(body), "application/json", **_auth(token))
@@ -207,3 +228,15 @@ def test_a_read_token_reads_but_may_not_link(client, read_token, project):
     link = AssetLink.objects.create(project=project, source=a, target=b, relation="variant_of")
     gone = client.delete(f"/api/projects/noir_city/asset-links/{link.pk}", **_auth(read_token))
     assert gone.status_code == 403 and AssetLink.objects.count() == 1
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_list_costs_the_same_queries_for_one_or_three_assets(
+    client, token, project, count, django_assert_num_queries
+):
+    for n in range(count):
+        _output(project, n)
+    _get(client, token, "/assets")  # the token's last use is written once a minute
+    with django_assert_num_queries(4):  # token, project, count, page
+        body = _get(client, token, "/assets").json()
+    assert body["total"] == count
