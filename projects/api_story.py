@@ -287,8 +287,11 @@ def _cast(project: Project, entries: list[dict[str, Any]]) -> list[dict[str, Any
     return resolved
 
 
-def _placement(request: HttpRequest, project: Project, wanted: dict[str, Any]) -> Page | None:
-    """The page a body puts a panel on: `page`, else `chapter`'s last page, else None."""
+def _placement(
+    request: HttpRequest, project: Project, wanted: dict[str, Any], panel: Panel | None
+) -> Page | None:
+    """The page a body puts a panel on: `page`, else `chapter`'s last page (None when the
+    panel is in that chapter already), else None: where it is, or the story's last page."""
     if wanted.get("page") is not None:
         page = _field_ref(Page.objects.filter(project=project), wanted["page"], "page")
         if wanted.get("chapter") not in (None, page.chapter_id):
@@ -296,6 +299,8 @@ def _placement(request: HttpRequest, project: Project, wanted: dict[str, Any]) -
         return page
     if wanted.get("chapter") is not None:
         chapter = _field_ref(project.chapters, wanted["chapter"], "chapter")
+        if panel is not None and panel.page.chapter_id == chapter.pk:
+            return None
         return chapter.pages.order_by("-position", "-pk").first() or story.add_page(
             project=project, actor=request.user, chapter=chapter
         )
@@ -311,7 +316,7 @@ def _write_panel(request: HttpRequest, project: Project, panel: Panel | None, da
         assets = Asset.objects.filter(project=project)
         fields["base_asset"] = None if base is None else _field_ref(assets, base, "base_asset")
     with transaction.atomic():
-        page = _placement(request, project, data)
+        page = _placement(request, project, data, panel)
         if panel is None:
             panel = story.create_panel(
                 project=project, actor=request.user, page=page, key=data.get("key", ""), **fields

@@ -321,6 +321,11 @@ def test_panel_crud_with_its_cast(api, user, project, image):
     elsewhere = api.patch(f"/panels/{panel['id']}", {"chapter": chapter})
     assert elsewhere.json()["chapter"] == chapter and elsewhere.json()["page"] != panel["page"]
     assert api.get(f"/panels?chapter={chapter}").json()["total"] == 1
+    api.post("/pages", {"chapter": chapter})
+    stays = api.patch(f"/panels/{panel['id']}", {"chapter": chapter, "title": "Dock"})
+    assert stays.json()["page"] == elsewhere.json()["page"]  # already in that chapter
+    mixed = api.patch(f"/panels/{panel['id']}", {"chapter": chapter, "page": panel["page"]})
+    assert mixed.status_code == 400 and error_of(mixed)["field"] == "chapter"
     assert api.delete(f"/panels/{panel['id']}").status_code == 204
     assert list(Panel.objects.values_list("key", flat=True)) == ["ship"]
     assert api.get(f"/panels/{panel['id']}").status_code == 404
