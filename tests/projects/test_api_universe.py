@@ -209,6 +209,14 @@ def test_secret_bodies_are_bounded_and_checked(api):
     assert extra.status_code == 422 and error_of(extra)["field"] == "key_id"
     empty = api.post("/secrets", {"provider": "openai", "value": ""})
     assert empty.status_code == 422 and error_of(empty)["field"] == "value"
+    plaintext = "sk-refused-PLAINTEXT-42"
+    for body in (
+        {"provider": "nobody", "value": plaintext},
+        {"provider": "openai", "name": "../k", "value": plaintext},
+        {"provider": "openai", "value": plaintext, "extra": plaintext},
+    ):
+        refused = api.post("/secrets", body)
+        assert refused.status_code == 422 and plaintext.encode() not in refused.content
     assert not ProjectSecret.objects.exists()
 
 
