@@ -1,4 +1,4 @@
-"""The pipeline's JSON API: plan, confirm and cancel runs; run logs; QA reports; costs; exports."""
+"""The pipeline's JSON API: plan, confirm and cancel runs (a run's shape is pinned here)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.models import CostEvent, QualityReport, Run
-from pipeline.runlog import build_run_log
-from pipeline.services import exports
-from projects.models import AuditEvent, ProjectExport
-from projects.services.tokens import create_token
+from pipeline.models import Run
+from projects.models import AuditEvent
 from tests.conftest import local_run
+from tests.pipeline import api_client
+from tests.pipeline.api_client import bearer, error_of
 
 pytestmark = pytest.mark.django_db
+# Fixtures shared by the API tests (tests/pipeline/api_client.py).
+api = api_client.api
+read_token = api_client.read_token
+token = api_client.token
 
 RUN_KEYS = [
     "actual_cost_usd",
@@ -33,45 +36,6 @@ RUN_KEYS = [
     "status",
     "uid",
 ]
-
-
-@pytest.fixture
-def token(user):
-    return create_token(user=user, name="script", scopes=["write"]).plaintext
-
-
-@pytest.fixture
-def read_token(user):
-    return create_token(user=user, name="reader").plaintext
-
-
-@pytest.fixture
-def api(client, token):
-    """get(path) / post(path, body) with the write token, against /api/projects/noir_city."""
-
-    class Api:
-        def get(self, path: str, **query):
-            return client.get(f"/api/projects/noir_city{path}", query, **_bearer(token))
-
-        def post(self, path: str, body=None, *, as_token: str | None = None, raw=None):
-            data = raw if raw is not None else json.dumps(body or {})
-            return client.post(
-                f"/api/projects/noir_city{path}",
-                data,
-                content_type="application/json",
-                **_bearer(as_token or token),
-            )
-
-    return Api()
-
-
-def _bearer(plaintext: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
-
-
-def _error(response, status: int) -> dict:
-    assert response.status_code == status, response.content
-    return response.json()["error"]
 
 
 # --- plan, confirm, cancel ------------------------------------------------------------------
@@ -133,17 +97,37 @@ def test_plan_takes_panel_ids_a_prompt_and_a_candidate_to_start_from(api, scene_
     ],
 )
 def test_plan_refusals_have_a_code_and_field(api, scene_project, body, status, code, field):
-    error = _error(api.post("/runs", body), status)
+    error = error_of(api.post("/runs", body), status)
     assert error["field"] == field
     if code:
         assert error["code"] == code
     assert Run.objects.count() == 0
 
 
+def test_plan_over_the_batch_limit_is_refused(api, scene_project):
+    scene_project.manifest_overrides = {**scene_project.manifest_overrides, "safe_batch_limit": 2}
+    scene_project.save()
+    error = error_of(api.post("/runs", {"stage": "style", "provider": "local"}), 400)
+    assert (error["code"], error["field"]) == ("batch_limit", "panels")
+    assert Run.objects.count() == 0
+
+
+def test_a_token_for_another_project_cannot_reach_this_one(client, user, scene_project):
+    from projects.models import Project
+    from projects.services.tokens import create_token
+
+    elsewhere = Project.objects.create(owner=user, slug="elsewhere", name="Elsewhere")
+    scoped = create_token(user=user, name="one", scopes=["write"], project=elsewhere).plaintext
+    body = json.dumps({"stage": "style", "provider": "local"})
+    url = "/api/projects/noir_city/runs"
+    assert client.post(url, body, "application/json", **bearer(scoped)).status_code == 404
+    assert Run.objects.count() == 0
+
+
 def test_plan_over_the_run_cap_is_refused(api, scene_project, fake_openai):
     scene_project.run_cap_usd = Decimal("0.01")
     scene_project.save()
-    error = _error(api.post("/runs", {"stage": "style"}), 400)
+    error = error_of(api.post("/runs", {"stage": "style"}), 400)
     assert error["code"] == "over_budget"
     assert Run.objects.count() == 0
 
@@ -160,7 +144,7 @@ def test_plan_over_the_run_cap_is_refused(api, scene_project, fake_openai):
     ],
 )
 def test_bad_plan_bodies_are_422_with_the_field(api, scene_project, body, field):
-    assert _error(api.post("/runs", body), 422)["field"] == field
+    assert error_of(api.post("/runs", body), 422)["field"] == field
 
 
 def test_confirm_runs_the_plan_once_and_a_second_confirm_answers_that_run(
@@ -176,13 +160,13 @@ def test_confirm_runs_the_plan_once_and_a_second_confirm_answers_that_run(
     assert first.json()["uid"] == second.json()["uid"] == run.uid
     assert (run.status, run.provider) == ("queued", "local")
     assert api.get(f"/runs/{uid}").json()["confirmed_as"] == run.uid
-    assert _error(api.post(f"/runs/{run.uid}/confirm"), 403)["code"] == "not_a_plan"
+    assert error_of(api.post(f"/runs/{run.uid}/confirm"), 403)["code"] == "not_a_plan"
 
 
 def test_confirm_refuses_a_plan_that_now_costs_more(api, scene_project, fake_openai):
     uid = api.post("/runs", {"stage": "style", "candidates": 1}).json()["run"]["uid"]
     Run.objects.filter(uid=uid).update(estimated_cost_usd=Decimal("0.000001"))
-    assert _error(api.post(f"/runs/{uid}/confirm"), 400)["code"] == "estimate_rose"
+    assert error_of(api.post(f"/runs/{uid}/confirm"), 400)["code"] == "estimate_rose"
     assert not Run.objects.filter(mode="run").exists()
 
 
@@ -204,7 +188,7 @@ def test_a_read_token_may_not_plan_confirm_or_cancel(api, scene_project, user, r
     run = local_run(scene_project, user, dispatch="none")
     for path in ("/runs", f"/runs/{run.uid}/confirm", f"/runs/{run.uid}/cancel", "/run-logs"):
         body = {"stage": "style"} if path == "/runs" else {}
-        assert _error(api.post(path, body, as_token=read_token), 403)["code"] == "not_allowed"
+        assert error_of(api.post(path, body, as_token=read_token), 403)["code"] == "not_allowed"
     run.refresh_from_db()
     assert run.status == "queued" and Run.objects.count() == 1
 
@@ -217,7 +201,7 @@ def test_another_users_project_is_404_on_every_route(client, token, other_projec
         "/cost-summary", "/exports", "/exports/1", "/exports/1/download",
     ]  # fmt: skip
     for path in gets:
-        assert client.get(base + path, **_bearer(token)).status_code == 404, path
+        assert client.get(base + path, **bearer(token)).status_code == 404, path
     posts = {
         "/runs": {"stage": "style"},
         f"/runs/{run.uid}/confirm": {},
@@ -226,156 +210,10 @@ def test_another_users_project_is_404_on_every_route(client, token, other_projec
         "/exports": {"kind": "zip"},
     }
     for path, body in posts.items():
-        response = client.post(base + path, json.dumps(body), "application/json", **_bearer(token))
+        response = client.post(base + path, json.dumps(body), "application/json", **bearer(token))
         assert response.status_code == 404, path
     run.refresh_from_db()
     assert run.status == "planned"
-
-
-# --- run logs ------------------------------------------------------------------------------
-
-
-def test_ingest_a_run_log_then_again_adds_nothing(api, scene_project, user):
-    run = local_run(scene_project, user, candidates=2, panels=["harbor"])
-    log = build_run_log(run)
-    run.delete()
-    first = api.post("/run-logs", log)
-    assert first.status_code == 201, first.content
-    assert first.json() == {"run": log["run"]["uid"], "created": True, "status": "done", "jobs": 1}
-    again = api.post("/run-logs", log)
-    assert again.status_code == 200 and again.json()["created"] is False
-    assert Run.objects.get(uid=log["run"]["uid"]).jobs.get().candidates.count() == 2
-    assert AuditEvent.objects.filter(action="run.ingested").count() == 1
-
-
-def test_a_bad_run_log_names_the_json_path(api, scene_project, user):
-    run = local_run(scene_project, user, candidates=1, panels=["harbor"])
-    log = build_run_log(run)
-    run.delete()
-    log["jobs"][0]["candidates"][0]["path"] = "../../etc/passwd"
-    error = _error(api.post("/run-logs", log), 422)
-    assert (error["code"], error["field"]) == ("bad_run_log", "jobs[0].candidates[0].path")
-    assert _error(api.post("/run-logs", raw="{nope"), 422)["code"] == "bad_run_log"
-    assert _error(api.post("/run-logs", {"schema": "x"}), 422)["message"].startswith("not a Kroma")
-    assert not Run.objects.exists()
-
-
-def test_a_run_log_larger_than_the_limit_is_413(api, project, monkeypatch):
-    from pipeline import api_reports
-
-    monkeypatch.setattr(api_reports, "MAX_RUN_LOG_BYTES", 100)
-    assert _error(api.post("/run-logs", raw=json.dumps({"x": "y" * 200})), 413)["code"] == (
-        "too_large"
-    )
-
-
-# --- QA reports and costs ------------------------------------------------------------------
-
-
-def test_quality_reports_by_run_and_outcome(api, scene_project, user):
-    run = local_run(scene_project, user, candidates=2, panels=["harbor"])
-    other = local_run(scene_project, user, candidates=1, panels=["alley"])
-    body = api.get("/quality-reports", run=run.uid).json()
-    assert body["total"] == 2 == QualityReport.objects.filter(run=run).count()
-    assert {(r["run"], r["panel"]) for r in body["items"]} == {(run.uid, "harbor")}
-    assert sorted(r["candidate"] for r in body["items"]) == [0, 1]
-    everything = api.get("/quality-reports", limit=1).json()
-    assert everything["total"] == 3 and everything["items"][0]["run"] == other.uid
-    assert api.get("/quality-reports", run="nope").status_code == 404
-
-
-def _event(project, run, usd: str, key: str, model: str = "gpt-image-1") -> CostEvent:
-    return CostEvent.objects.create(
-        project=project,
-        run=run,
-        provider="openai",
-        model=model,
-        operation="images.edit",
-        usd=Decimal(usd),
-        idempotency_key=key,
-    )
-
-
-def test_cost_events_paginate_newest_first_and_filter_by_run(api, project):
-    runs = [Run.objects.create(project=project, stage="style", mode="run") for _ in range(2)]
-    for n in range(3):
-        _event(project, runs[n % 2], "0.5", f"k{n}")
-    first = api.get("/cost-events", limit=2).json()
-    rest = api.get("/cost-events", limit=2, offset=2).json()
-    assert first["total"] == rest["total"] == 3
-    assert [e["id"] for e in first["items"] + rest["items"]] == sorted(
-        CostEvent.objects.values_list("pk", flat=True), reverse=True
-    )
-    only = api.get("/cost-events", run=runs[1].uid).json()
-    assert [e["run"] for e in only["items"]] == [runs[1].uid]
-    assert api.get("/cost-events", limit=0).status_code == 422
-
-
-def test_cost_summary_by_day_model_and_run(api, project):
-    run = Run.objects.create(
-        project=project, stage="style", mode="run", estimated_cost_usd=Decimal("1")
-    )
-    _event(project, run, "0.25", "a")
-    _event(project, run, "0.5", "b", model="gpt-image-1-mini")
-    by_day = api.get("/cost-summary", days=3).json()
-    assert (by_day["group_by"], Decimal(by_day["total_usd"]), by_day["calls"]) == (
-        "day",
-        Decimal("0.75"),
-        2,
-    )
-    assert len(by_day["groups"]) == 3 and Decimal(by_day["groups"][-1]["usd"]) == Decimal("0.75")
-    by_model = api.get("/cost-summary", group_by="model").json()["groups"]
-    assert [g["key"] for g in by_model] == ["openai/gpt-image-1-mini", "openai/gpt-image-1"]
-    (by_run,) = api.get("/cost-summary", group_by="run").json()["groups"]
-    assert (by_run["key"], Decimal(by_run["usd"]), Decimal(by_run["estimate_usd"])) == (
-        run.uid,
-        Decimal("0.75"),
-        Decimal("1"),
-    )
-    assert _error(api.get("/cost-summary", group_by="week"), 422)["field"] == "group_by"
-
-
-# --- exports -------------------------------------------------------------------------------
-
-
-def test_request_an_export_then_read_it_and_download_its_file(api, scene_project, user):
-    response = api.post("/exports", {"kind": "cbz", "options": {"dpi": 100}})
-    assert response.status_code == 201, response.content
-    body = response.json()
-    assert (body["kind"], body["status"], body["download_url"]) == ("cbz", "queued", None)
-    assert body["options"]["settings"]["dpi"] == 100
-    exports.run_export(body["id"])
-    done = api.get(f"/exports/{body['id']}").json()
-    assert done["status"] == "done" and done["size_bytes"] > 0
-    assert done["download_url"] == f"/api/projects/noir_city/exports/{body['id']}/download"
-    file = api.get(f"/exports/{body['id']}/download")
-    assert file.status_code == 200
-    assert file["Content-Disposition"].startswith("attachment")
-    assert b"".join(file.streaming_content)[:2] == b"PK"
-    listed = api.get("/exports").json()
-    assert [e["id"] for e in listed["items"]] == [body["id"]] and listed["total"] == 1
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "field"),
-    [
-        ({"kind": "tar"}, 422, "kind"),
-        ({"kind": "pdf", "options": {"colour": 1}}, 422, "options.colour"),
-        ({"kind": "pdf", "options": {"pages": []}}, 422, "options.pages"),
-        ({"kind": "pdf", "options": {"assets": [1]}}, 400, "assets"),
-        ({"kind": "pdf", "options": {"pages": [999999]}}, 400, "pages"),
-        ({"kind": "pdf", "options": {"page_size": "napkin"}}, 400, "page_size"),
-    ],
-)
-def test_bad_export_requests(api, scene_project, body, status, field):
-    assert _error(api.post("/exports", body), status)["field"] == field
-    assert not ProjectExport.objects.exists()
-
-
-def test_an_export_not_done_has_no_file(api, scene_project):
-    export_id = api.post("/exports", {"kind": "zip"}).json()["id"]
-    assert api.get(f"/exports/{export_id}/download").status_code == 404
-    assert api.get("/exports/999999").status_code == 404
 
 
 def test_cancelling_a_finished_run_changes_nothing(api, scene_project, user):
@@ -393,6 +231,6 @@ def test_the_browser_session_plans_with_csrf_only(scene_project, user):
     url = "/api/projects/noir_city/runs"
     assert browser.post(url, body, "application/json").status_code == 403
     browser.get("/projects/")  # a page sets the CSRF cookie
-    token = browser.cookies["csrftoken"].value
-    made = browser.post(url, body, "application/json", HTTP_X_CSRFTOKEN=token)
+    csrf = browser.cookies["csrftoken"].value
+    made = browser.post(url, body, "application/json", HTTP_X_CSRFTOKEN=csrf)
     assert made.status_code == 201 and Run.objects.count() == 1
