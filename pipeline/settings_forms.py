@@ -334,3 +334,38 @@ class BudgetForm(forms.Form):
         help_text="Most one run may spend. Empty: no limit.",
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
     )
+
+
+class TokenForm(forms.Form):
+    """A new API token: its name, what it may do, where, and for how long."""
+
+    name = forms.CharField(
+        max_length=80, label="Name", help_text="What it is for, e.g. “nightly export script”."
+    )
+    access = forms.ChoiceField(
+        label="Scopes",
+        choices=[("read", "Read only"), ("write", "Read and write")],
+        initial="read",
+        widget=forms.RadioSelect,
+    )
+    reach = forms.ChoiceField(
+        label="Projects",
+        choices=[("project", "This project only"), ("all", "All my projects")],
+        initial="project",
+        widget=forms.RadioSelect,
+    )
+    expires_days = forms.IntegerField(
+        label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Empty: never expires.",
+        widget=forms.NumberInput(attrs={"min": "1", "max": "3650", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "token")
+        super().__init__(*args, **kwargs)
+
+    def scopes(self) -> list[str]:
+        return ["read", "write"] if self.cleaned_data["access"] == "write" else ["read"]

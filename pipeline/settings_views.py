@@ -15,6 +15,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kroma.lib.errors import UserError
@@ -27,10 +28,11 @@ from pipeline.settings_forms import (
     ProviderAccountEditForm,
     ProviderAccountForm,
     SecretForm,
+    TokenForm,
     field_name,
 )
 from projects.access import get_project_for_user
-from projects.models import Project, ProjectSecret, ProviderAccount
+from projects.models import ApiToken, Project, ProjectSecret, ProviderAccount
 from projects.services.security import (
     add_provider_account,
     delete_provider_account,
@@ -38,11 +40,12 @@ from projects.services.security import (
     set_secret,
     update_provider_account,
 )
+from projects.services.tokens import user_tokens
 
 TEMPLATE = "pipeline/settings.html"
 
 
-def _add_user_error(form: Form, exc: UserError) -> None:
+def add_user_error(form: Form, exc: UserError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
@@ -121,11 +124,34 @@ def _generation_context(project: Project, **extra: Any) -> dict[str, Any]:
     return {**context, **extra}
 
 
-def _page_context(project: Project, **extra: Any) -> dict[str, Any]:
+def token_state(token: ApiToken) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        return "expired"
+    return "active"
+
+
+def _tokens_context(project: Project, user: Any, **extra: Any) -> dict[str, Any]:
+    """The user's tokens for this project (and their unscoped ones); `issued` shows once."""
+    tokens = list(user_tokens(user, project)[:100])
+    for token in tokens:
+        token.state = token_state(token)
+    return {
+        "project": project,
+        "tokens": tokens,
+        "token_form": _or_new(extra.pop("token_form", None), TokenForm),
+        **extra,
+    }
+
+
+def _page_context(project: Project, user: Any, **extra: Any) -> dict[str, Any]:
     sections = {"secret_form", "account_form", "edit_form", "generation_form", "budget_form"}
+    sections |= {"token_form"}
     own = {k: v for k, v in extra.items() if k in sections}
     rest = {k: v for k, v in extra.items() if k not in sections}
     return {
+        **_tokens_context(project, user, token_form=own.get("token_form")),
         **_secrets_context(project, secret_form=own.get("secret_form")),
         **_accounts_context(
             project, account_form=own.get("account_form"), edit_form=own.get("edit_form")
@@ -138,7 +164,9 @@ def _page_context(project: Project, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _section_context(project: Project, section: str, **extra: Any) -> dict[str, Any]:
+def _section_context(project: Project, user: Any, section: str, **extra: Any) -> dict[str, Any]:
+    if section == "tokens":
+        return _tokens_context(project, user, **extra)
     build = {
         "secrets": _secrets_context,
         "accounts": _accounts_context,
@@ -148,7 +176,7 @@ def _section_context(project: Project, section: str, **extra: Any) -> dict[str, 
     return build(project, **extra)
 
 
-def _answer(
+def answer_section(
     request: HttpRequest,
     project: Project,
     section: str,
@@ -159,26 +187,29 @@ def _answer(
 ) -> HttpResponse:
     """The section (htmx) or the page: a redirect after a plain POST that worked."""
     if request.htmx:
-        context = {**_section_context(project, section, **forms), "saved": saved}
+        context = {**_section_context(project, request.user, section, **forms), "saved": saved}
         return render(request, f"{TEMPLATE}#{section}", context, status=200 if ok else 400)
     if ok:
         if saved:
             messages.success(request, saved)
         return redirect(reverse("pipeline:settings", args=[project.slug]) + f"#{section}")
-    return render(request, TEMPLATE, _page_context(project, **forms), status=400)
+    return render(request, TEMPLATE, _page_context(project, request.user, **forms), status=400)
 
 
-def _confirm(request: HttpRequest, project: Project, section: str, **extra: Any) -> HttpResponse:
-    """The section (htmx) or the page, asking to confirm a deletion."""
+def section_or_page(
+    request: HttpRequest, project: Project, section: str, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """The section (htmx) or the page: asking to confirm, or showing what only shows once."""
     if request.htmx:
-        return render(request, f"{TEMPLATE}#{section}", _section_context(project, section, **extra))
-    return render(request, TEMPLATE, _page_context(project, **extra))
+        context = _section_context(project, request.user, section, **extra)
+        return render(request, f"{TEMPLATE}#{section}", context, status=status)
+    return render(request, TEMPLATE, _page_context(project, request.user, **extra), status=status)
 
 
 @login_required
 def settings_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    return render(request, TEMPLATE, _page_context(project))
+    return render(request, TEMPLATE, _page_context(project, request.user))
 
 
 @login_required
@@ -198,11 +229,13 @@ def settings_secret_save(request: HttpRequest, slug: str) -> HttpResponse:
                 value=data["value"],
             )
         except UserError as exc:
-            _add_user_error(form, exc)
+            add_user_error(form, exc)
         else:
             saved = f"Secret {secret.provider}/{secret.name} saved ({secret.hint})."
             form = SecretForm()
-    return _answer(request, project, "secrets", ok=not form.errors, saved=saved, secret_form=form)
+    return answer_section(
+        request, project, "secrets", ok=not form.errors, saved=saved, secret_form=form
+    )
 
 
 @login_required
@@ -212,10 +245,10 @@ def settings_secret_delete(request: HttpRequest, slug: str, secret_id: int) -> H
     project = get_project_for_user(request.user, slug)
     secret = get_object_or_404(ProjectSecret, project=project, pk=secret_id)
     if not request.POST.get("confirm"):
-        return _confirm(request, project, "secrets", confirm_secret=secret)
+        return section_or_page(request, project, "secrets", confirm_secret=secret)
     delete_secret(project=project, user=request.user, provider=secret.provider, name=secret.name)
     saved = f"Secret {secret.provider}/{secret.name} deleted."
-    return _answer(request, project, "secrets", ok=True, saved=saved)
+    return answer_section(request, project, "secrets", ok=True, saved=saved)
 
 
 @login_required
@@ -228,11 +261,13 @@ def settings_account_add(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             account = add_provider_account(project=project, user=request.user, **form.cleaned_data)
         except UserError as exc:
-            _add_user_error(form, exc)
+            add_user_error(form, exc)
         else:
             saved = f"Account {account} added."
             form = ProviderAccountForm()
-    return _answer(request, project, "accounts", ok=not form.errors, saved=saved, account_form=form)
+    return answer_section(
+        request, project, "accounts", ok=not form.errors, saved=saved, account_form=form
+    )
 
 
 @login_required
@@ -246,11 +281,13 @@ def settings_account_edit(request: HttpRequest, slug: str, account_id: int) -> H
         try:
             update_provider_account(account=account, user=request.user, **form.cleaned_data)
         except UserError as exc:
-            _add_user_error(form, exc)
+            add_user_error(form, exc)
         else:
             saved = f"Account {account} saved."
     failed = (account.pk, form) if form.errors else None
-    return _answer(request, project, "accounts", ok=not form.errors, saved=saved, edit_form=failed)
+    return answer_section(
+        request, project, "accounts", ok=not form.errors, saved=saved, edit_form=failed
+    )
 
 
 @login_required
@@ -260,10 +297,10 @@ def settings_account_delete(request: HttpRequest, slug: str, account_id: int) ->
     project = get_project_for_user(request.user, slug)
     account = get_object_or_404(ProviderAccount, project=project, pk=account_id)
     if not request.POST.get("confirm"):
-        return _confirm(request, project, "accounts", confirm_account=account)
+        return section_or_page(request, project, "accounts", confirm_account=account)
     label = str(account)
     delete_provider_account(account=account, user=request.user)
-    return _answer(request, project, "accounts", ok=True, saved=f"Account {label} deleted.")
+    return answer_section(request, project, "accounts", ok=True, saved=f"Account {label} deleted.")
 
 
 @login_required
@@ -273,7 +310,7 @@ def settings_generation_save(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         defaults = manifest_defaults()
     except ConfigError:  # settings/manifest.json is broken: the section says how
-        return _answer(request, project, "generation", ok=False)
+        return answer_section(request, project, "generation", ok=False)
     form = ManifestSettingsForm(
         request.POST, defaults=defaults, overrides=project.manifest_overrides
     )
@@ -291,7 +328,7 @@ def settings_generation_save(request: HttpRequest, slug: str) -> HttpResponse:
             saved = "Generation and QA settings saved."
             form = ManifestSettingsForm(defaults=defaults, overrides=project.manifest_overrides)
     ok = not form.errors
-    return _answer(request, project, "generation", ok=ok, saved=saved, generation_form=form)
+    return answer_section(request, project, "generation", ok=ok, saved=saved, generation_form=form)
 
 
 @login_required
@@ -304,9 +341,11 @@ def settings_budgets_save(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             set_budgets(project=project, user=request.user, **form.cleaned_data)
         except UserError as exc:
-            _add_user_error(form, exc)
+            add_user_error(form, exc)
         else:
             saved = "Budgets saved."
             form = None  # the section shows the saved values
     failed = form if form is not None and form.errors else None
-    return _answer(request, project, "budgets", ok=failed is None, saved=saved, budget_form=failed)
+    return answer_section(
+        request, project, "budgets", ok=failed is None, saved=saved, budget_form=failed
+    )

@@ -9,6 +9,7 @@ from pipeline import (
     report_urls,
     review_urls,
     run_list_views,
+    settings_token_views,
     settings_views,
     story_views,
     views,
@@ -78,6 +79,21 @@ urlpatterns = [
         "projects/<slug:slug>/settings/generation/",
         settings_views.settings_generation_save,
         name="settings_generation_save",
+    ),
+    path(
+        "projects/<slug:slug>/settings/tokens/",
+        settings_token_views.settings_token_create,
+        name="settings_token_create",
+    ),
+    path(
+        "projects/<slug:slug>/settings/tokens/<int:token_id>/revoke/",
+        settings_token_views.settings_token_revoke,
+        name="settings_token_revoke",
+    ),
+    path(
+        "projects/<slug:slug>/settings/tokens/<int:token_id>/rotate/",
+        settings_token_views.settings_token_rotate,
+        name="settings_token_rotate",
     ),
     path("projects/<slug:slug>/prompts/", prompt_views.prompts_page, name="prompts"),
     path(
