@@ -101,9 +101,14 @@ def check_layout(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 def _fit_errors(settings: dict[str, Any]) -> dict[str, str]:
     _, width, height = PAGE_SIZES[settings["page_size"]]
-    live = min(width, height) - 2 * settings["margin_mm"] - 2 * settings["gutter_mm"]
+    margin, gutter = settings["margin_mm"], settings["gutter_mm"]
+    # Three frames across and three tiers down must each keep MIN_FRAME_MM.
+    live = min(width, height) - 2 * margin - 2 * gutter
     if live < 3 * MIN_FRAME_MM:
-        return {"margin_mm": "The margins and gutters leave no room for the panels: use less."}
+        return {
+            "margin_mm": f"Margins of {margin:g} mm and gutters of {gutter:g} mm leave frames "
+            f"narrower than {MIN_FRAME_MM:g} mm on this page: use less."
+        }
     w_px, h_px = page_pixels(settings)
     if w_px * h_px > MAX_PAGE_PIXELS:
         most = int(settings["dpi"] * math.sqrt(MAX_PAGE_PIXELS / (w_px * h_px)))
@@ -187,19 +192,27 @@ def _split(count: int, rows: int, most: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(rows)]
 
 
-def _rows(layout: str, count: int) -> list[tuple[float, int]]:
-    """The preset as tiers: (relative height, frames across) from top to bottom."""
+def most_across(settings: dict[str, Any]) -> int:
+    """How many frames fit side by side on the page, each at least MIN_FRAME_MM wide."""
+    width, _ = page_mm(settings)
+    live, gutter = width - 2 * settings["margin_mm"], settings["gutter_mm"]
+    return max(1, int((live + gutter) // (MIN_FRAME_MM + gutter)))
+
+
+def _rows(layout: str, count: int, most: int) -> list[tuple[float, int]]:
+    """The preset as tiers: (relative height, frames across) from top to bottom; never more
+    than `most` across (the panels beyond the frames are left out and named)."""
     if layout == Layout.FULL:
         return [(1, 1)]
     if layout == Layout.TIERS_2:
-        return [(1, n) for n in _split(count, 2, 3)]
+        return [(1, n) for n in _split(count, 2, min(3, most))]
     if layout == Layout.TIERS_3:
-        # auto sends more than nine panels here: the tiers then take them all
-        return [(1, n) for n in _split(count, 3, 3 if count <= 9 else 0)]
+        # auto sends more than nine panels here: the tiers then take as many as fit
+        return [(1, n) for n in _split(count, 3, min(3, most) if count <= 9 else most)]
     if layout == Layout.GRID_2X3:
-        return [(1, 2)] * 3
+        return [(1, min(2, most))] * 3
     if layout == Layout.SPLASH_STRIP:
-        return [(2, 1), (1, min(max(count - 1, 1), 4))]
+        return [(2, 1), (1, min(max(count - 1, 1), 4, most))]
     raise UserError(f"Unknown layout {layout!r}.", field="layout")
 
 
@@ -207,7 +220,7 @@ def page_frames(layout: str, count: int, settings: dict[str, Any]) -> list[Frame
     """The frames of a preset for `count` panels on the trim page, in reading order."""
     width, height = page_mm(settings)
     margin, gutter = settings["margin_mm"], settings["gutter_mm"]
-    rows = _rows(resolve_layout(layout, count), count)
+    rows = _rows(resolve_layout(layout, count), count, most_across(settings))
     live_w, live_h = width - 2 * margin, height - 2 * margin
     row_space = live_h - gutter * (len(rows) - 1)
     total = sum(weight for weight, _ in rows)

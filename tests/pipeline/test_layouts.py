@@ -6,7 +6,7 @@ import pytest
 
 from kroma.lib.errors import UserError
 from pipeline.services import layouts
-from projects.models import AuditEvent, Page
+from projects.models import AuditEvent, Page, Panel
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,46 @@ def test_check_layout_caps_the_pixels_of_a_page():
 
 def test_margins_that_leave_no_room_are_refused():
     _, errors = layouts.check_layout({"margin_mm": 60, "gutter_mm": 30})
-    assert "no room" in errors["margin_mm"]
+    assert errors["margin_mm"] == (
+        "Margins of 60 mm and gutters of 30 mm leave frames narrower than 15 mm on this page: "
+        "use less."
+    )
+
+
+@pytest.mark.parametrize("gutter", [4.0, 20.0, 30.0])
+@pytest.mark.parametrize(("layout", "count"), [("tiers3", 30), ("auto", 40), ("splash_strip", 9)])
+def test_many_panels_never_make_a_frame_narrower_than_the_minimum(layout, count, gutter):
+    settings = {**SETTINGS, "gutter_mm": gutter}
+    assert layouts.check_layout(settings)[1] == {}
+    frames = layouts.page_frames(layout, count, settings)
+    assert 1 <= len(frames) <= count
+    assert min(f.w for f in frames) >= layouts.MIN_FRAME_MM
+    assert min(f.h for f in frames) >= layouts.MIN_FRAME_MM
+    width, _ = layouts.page_mm(settings)
+    assert max(f.x + f.w for f in frames) <= width - settings["margin_mm"] + 1e-9
+
+
+def test_three_tiers_take_as_many_panels_as_fit_across():
+    assert layouts.most_across(SETTINGS) == 7  # (168.275 - 24 + 4) // (15 + 4)
+    assert len(layouts.page_frames("tiers3", 12, SETTINGS)) == 12
+    assert len(layouts.page_frames("tiers3", 30, SETTINGS)) == 21
+    assert len(layouts.page_frames("tiers3", 30, {**SETTINGS, "gutter_mm": 30.0})) == 9
+
+
+def test_a_page_of_many_panels_renders_and_names_the_ones_left_out(scene_project):
+    settings = {**SETTINGS, "gutter_mm": 30.0, "dpi": 72}
+    (page,) = layouts.story_pages(scene_project)
+    have = len(page.panels_in_order)
+    for n in range(12 - have):
+        Panel.objects.create(
+            project=scene_project, page=page, key=f"extra-{n}", title=f"Extra {n}", position=10 + n
+        )
+    (page,) = layouts.story_pages(scene_project)
+    layouts.fill_page(page, settings, layout="tiers3")
+    assert len(page.slots) == 9
+    assert [p.key for p in page.left_out] == ["extra-6", "extra-7", "extra-8"]
+    image = layouts.render_page(scene_project, page, settings)
+    assert image.size == layouts.page_pixels(settings)
 
 
 def test_set_layout_settings_saves_and_audits(project, user):
