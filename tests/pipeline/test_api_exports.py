@@ -53,3 +53,15 @@ def test_an_export_not_done_has_no_file(api, scene_project):
     export_id = api.post("/exports", {"kind": "zip"}).json()["id"]
     assert api.get(f"/exports/{export_id}/download").status_code == 404
     assert api.get("/exports/999999").status_code == 404
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_list_costs_the_same_queries_for_one_or_three(
+    api, project, user, count, django_assert_num_queries
+):
+    for _ in range(count):
+        ProjectExport.objects.create(project=project, kind="zip", status="done", path="x.zip")
+    api.get("/exports")  # the token's last use is written once a minute
+    with django_assert_num_queries(4):  # token, project, count, page
+        body = api.get("/exports").json()
+    assert body["total"] == count and body["items"][0]["download_url"].endswith("/download")

@@ -120,3 +120,21 @@ def test_cost_summary_by_day_model_and_run(api, project):
         Decimal("1"),
     )
     assert error_of(api.get("/cost-summary", group_by="week"), 422)["field"] == "group_by"
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_lists_cost_the_same_queries_for_one_or_three_rows(
+    api, project, count, django_assert_num_queries
+):
+    from pipeline.models import RunCandidate, RunJob
+
+    run = Run.objects.create(project=project, stage="style", mode="run")
+    job = RunJob.objects.create(project=project, run=run, index=0, scene_key="harbor")
+    for n in range(count):
+        _event(project, run, "0.1", f"k{n}")
+        candidate = RunCandidate.objects.create(project=project, job=job, index=n, passed=True)
+        QualityReport.objects.create(project=project, run=run, candidate=candidate, passed=True)
+    api.get("/cost-events")  # the token's last use is written once a minute
+    for path in ("/cost-events", "/quality-reports"):
+        with django_assert_num_queries(4):  # token, project, count, page
+            assert api.get(path).json()["total"] == count
