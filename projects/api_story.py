@@ -132,13 +132,16 @@ class PagePatch(Schema):
     layout: Layout | None = None
 
 
-class StoryFilter(Schema):
+class ChapterFilter(Schema):
     chapter: int | None = None
+
+
+class StoryFilter(ChapterFilter):
     page: int | None = None
 
 
 @router.get("/{slug}/pages", response={200: PageList, **ERRORS}, summary="Pages")
-def list_pages(request: HttpRequest, slug: str, page: Query[PageQuery], only: Query[StoryFilter]):
+def list_pages(request: HttpRequest, slug: str, page: Query[PageQuery], only: Query[ChapterFilter]):
     pages = Page.objects.filter(project=api_project(request, slug))
     if only.chapter is not None:
         pages = pages.filter(chapter_id=only.chapter)
