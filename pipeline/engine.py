@@ -84,6 +84,9 @@ class WorkType:
     lost_paid_call: Callable[[StepRun], None] = lambda row: None
     project_id: Callable[[Any], int | None] = lambda item: getattr(item, "project_id", None)
     select_related: tuple[str, ...] = ()
+    # The django-q2 task that delivers one item by its id: queued items that no waiting task
+    # names are delivered again by the sweeper (pipeline.delivery). Empty: delivered otherwise.
+    task: str = ""
 
 
 # --- claiming and ending ---------------------------------------------------------------------
@@ -405,7 +408,7 @@ def start_watchdog(**_: Any) -> None:
     a lease (the one-minute schedule only backs this up)."""
     global _watchdog
     counts = _sweep_once()
-    if counts.get("requeued") or counts.get("failed"):
+    if counts.get("requeued") or counts.get("failed") or counts.get("redelivered"):
         log.info("worker start: took back stranded work %s", counts)
     if _watchdog is not None and _watchdog.is_alive():
         return

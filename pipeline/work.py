@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import engine
+from pipeline import delivery, engine
 from pipeline.models import (
     LAB_JOB,
     POSTPROCESS_JOB,
@@ -44,6 +44,7 @@ LAB_JOBS = engine.WorkType(
     requeue=lambda jobs: [lab.enqueue_lab_job(job) for job in jobs],
     lost_paid_call=lab.record_unconfirmed_lab_call,
     project_id=lambda job: None,
+    task="pipeline.tasks.lab_task",
 )
 
 POSTPROCESS_JOBS = engine.WorkType(
@@ -55,6 +56,7 @@ POSTPROCESS_JOBS = engine.WorkType(
     finished=pp.pass_finished,
     lost_paid_call=execute.record_unconfirmed_call,
     select_related=("job__run__project__storage",),
+    task="pipeline.tasks.postprocess_task",
 )
 
 EXPORT_JOBS = engine.WorkType(
@@ -64,6 +66,7 @@ EXPORT_JOBS = engine.WorkType(
     context=exports.ExportContext,
     requeue=lambda items: [exports.enqueue_export(item) for item in items],
     select_related=("project__storage",),
+    task="pipeline.tasks.export_task",
 )
 
 WORK_TYPES: dict[str, engine.WorkType] = {
@@ -72,7 +75,14 @@ WORK_TYPES: dict[str, engine.WorkType] = {
 
 
 def sweep_all() -> dict[str, Any]:
-    """The one sweeper: every type's stranded items, then runs left unsettled."""
+    """The one sweeper: every type's stranded items, queued items no task delivers any more,
+    then runs left unsettled."""
     counts = {name: engine.sweep(work) for name, work in WORK_TYPES.items()}
     totals = {key: sum(c[key] for c in counts.values()) for key in ("requeued", "failed")}
-    return {**totals, "finalized": execute.settle_stuck_runs(), "by_type": counts}
+    redelivered = delivery.redeliver(WORK_TYPES.values())
+    return {
+        **totals,
+        "redelivered": sum(redelivered.values()),
+        "finalized": execute.settle_stuck_runs(),
+        "by_type": counts,
+    }

@@ -232,3 +232,65 @@ def test_a_paid_chain_step_writes_its_intent_row_first(scene_project, user, fake
     intent = engine.step_rows("run_job", job.pk).get(step="refine_call")
     assert intent.paid and intent.status == "done" and Decimal(intent.notes["estimate_usd"]) > 0
     assert CostEvent.objects.filter(run=run, operation="refine").exists()
+
+
+# --- queued items no task delivers (pipeline.delivery) ------------------------------------------
+
+
+def _queued_export(project, user, minutes_ago: int):
+    """A queued export as migration 0008 left an old `pending` one: no task delivers it."""
+    from projects.models import ProjectExport
+
+    export = ProjectExport.objects.create(
+        project=project, kind="zip", requested_by=user, options={}
+    )
+    ProjectExport.objects.filter(pk=export.pk).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=minutes_ago)
+    )
+    return export
+
+
+def _export_tasks() -> list[tuple[str, list]]:
+    from django_q.models import OrmQ
+
+    return [(row.task["func"], list(row.task["args"])) for row in OrmQ.objects.all()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_delivers_again_a_queued_export_no_task_holds(scene_project, user):
+    from pipeline.tasks import export_task
+
+    stale = _queued_export(scene_project, user, minutes_ago=10)
+    fresh = _queued_export(scene_project, user, minutes_ago=0)  # its task is on its way
+    assert _export_tasks() == []
+    result = sweep_all()
+    assert result["redelivered"] == 1
+    assert _export_tasks() == [("pipeline.tasks.export_task", [stale.pk])]
+    assert sweep_all()["redelivered"] == 0  # its task is waiting now: not sent twice
+    assert _export_tasks() == [("pipeline.tasks.export_task", [stale.pk])]
+    assert export_task(stale.pk) == "done"  # what the worker does with the delivered task
+    assert fresh.__class__.objects.get(pk=fresh.pk).status == "queued"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_item_out_of_attempts_or_final_is_not_delivered_again(scene_project, user):
+    from projects.models import ProjectExport
+
+    spent = _queued_export(scene_project, user, minutes_ago=10)
+    ProjectExport.objects.filter(pk=spent.pk).update(attempts=3)
+    done = _queued_export(scene_project, user, minutes_ago=10)
+    ProjectExport.objects.filter(pk=done.pk).update(status="done")
+    assert sweep_all()["redelivered"] == 0
+    assert _export_tasks() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kroma_sweep_says_what_it_delivered_again(scene_project, user):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _queued_export(scene_project, user, minutes_ago=10)
+    out = StringIO()
+    call_command("kroma_sweep", stdout=out)
+    assert "1 delivered again" in out.getvalue()

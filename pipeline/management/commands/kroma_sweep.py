@@ -10,11 +10,14 @@ from pipeline.work import sweep_all
 
 
 class Command(BaseCommand):
-    help = "Requeue work items whose worker died; fail those out of attempts; settle runs."
+    help = (
+        "Requeue work items whose worker died; fail those out of attempts; deliver again "
+        "queued items no task holds; settle runs."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = sweep_all()
         self.stdout.write(
             f"{result['requeued']} requeued, {result['failed']} failed, "
-            f"{result['finalized']} runs finalised."
+            f"{result['redelivered']} delivered again, {result['finalized']} runs finalised."
         )
