@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import BeforeValidator
 
 from kroma.lib.errors import UserError
+from kroma.lib.ids import parse_id
 from pipeline import api_exports, api_reports
 from pipeline.models import Run, RunJob
 from pipeline.services.refs import BuildOn
 from pipeline.services.runs import cancel_run, confirm_plan, submit_run
-from projects.api_common import AUTH, ERRORS, MAX_PAGE, api_project, page_of
+from projects.api_common import AUTH, ERRORS, MAX_PAGE, RowId, api_project, page_of
 from projects.models import Panel, Project
 
 router = Router(auth=AUTH, tags=["runs"])
@@ -73,13 +76,21 @@ class JobOut(Schema):
         return job.scene_key
 
 
+# A panel by its key or its id (a number is taken as the id's digits).
+PanelRef = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+    Field(min_length=1, max_length=64),
+]
+
+
 class RunIn(Schema):
     """New Run's fields. Empty ones take the project's defaults, as on the form."""
 
     model_config = {"extra": "forbid"}
 
     stage: str = Field(min_length=1, max_length=32)
-    panels: list[str | int] | None = Field(
+    panels: list[PanelRef] | None = Field(
         None, max_length=500, description="Panel keys or ids; none: every panel."
     )
     candidates: int | None = Field(None, ge=1, le=100)
@@ -93,8 +104,8 @@ class RunIn(Schema):
         pattern=r"^(pick|base|run:[A-Za-z0-9_-]{1,40})$",
         description="pick (the panel's current pick of the previous stage), base, or run:<uid>.",
     )
-    from_candidate: int | None = Field(
-        None, ge=1, description="Start from this candidate (one panel only)."
+    from_candidate: RowId | None = Field(
+        None, description="Start from this candidate (one panel only)."
     )
     variation: str | None = Field(None, max_length=200)
     prompt: str | None = Field(None, max_length=4000)
@@ -136,7 +147,8 @@ def _run(request: HttpRequest, slug: str, run_id: str, *, write: bool = False) -
 
 def _panel_key(project: Project, panel: str) -> str:
     """A panel's key from its key or id (what a chosen candidate is filed under)."""
-    match = Q(key=panel) | (Q(pk=int(panel)) if panel.isdigit() else Q(pk__in=[]))
+    panel_id = parse_id(panel)
+    match = Q(key=panel) | (Q(pk=panel_id) if panel_id else Q(pk__in=[]))
     key = Panel.objects.filter(project=project).filter(match).values_list("key", flat=True).first()
     if key is None:
         raise UserError(f"No panel {panel!r} in this project.", code="not_found", field="panels")

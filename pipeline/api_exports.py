@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from pipeline import export_views
 from pipeline.services import exports
-from projects.api_common import AUTH, ERRORS, MAX_PAGE, api_project, page_of
+from projects.api_common import AUTH, ERRORS, MAX_PAGE, RowId, api_project, page_of
 from projects.models import ProjectExport
 
 router = Router(auth=AUTH, tags=["exports"])
@@ -27,8 +27,8 @@ class ExportOptionsIn(Schema):
 
     model_config = {"extra": "forbid"}
 
-    pages: list[int] | None = Field(None, min_length=1, max_length=exports.MAX_PAGES)
-    assets: list[int] | None = Field(None, min_length=1, max_length=exports.MAX_ASSETS)
+    pages: list[RowId] | None = Field(None, min_length=1, max_length=exports.MAX_PAGES)
+    assets: list[RowId] | None = Field(None, min_length=1, max_length=exports.MAX_ASSETS)
     page_size: str | None = Field(None, max_length=20)
     dpi: int | None = Field(None, ge=1, le=10_000)
     bleed_mm: float | None = Field(None, ge=0, le=1000)

@@ -13,8 +13,9 @@ from django.http import Http404, HttpRequest
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 
+from kroma.lib.ids import MAX_ID
 from projects import asset_views
-from projects.api_common import AUTH, ERRORS, MAX_PAGE, api_project, page_of
+from projects.api_common import AUTH, ERRORS, MAX_PAGE, RowId, api_project, page_of
 from projects.models import Asset, AssetLink, Project, Stage
 from projects.services.asset_browser import asset_lineage, browse_assets, recipe_of
 from projects.services.asset_links import link_assets, unlink_assets
@@ -115,8 +116,8 @@ class LinkIn(Schema):
 
     model_config = {"extra": "forbid"}
 
-    source: int = Field(ge=1)
-    target: int = Field(ge=1)
+    source: RowId
+    target: RowId
     relation: AssetLink.Relation
     note: str = Field("", max_length=500, description="Kept in the link's metadata.")
 
@@ -199,7 +200,9 @@ def asset_thumb(request: HttpRequest, slug: str, asset_id: int):
 def list_links(
     request: HttpRequest,
     slug: str,
-    asset: int | None = Query(None, ge=1, description="Only links to or from this asset."),
+    asset: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Only links to or from this asset."
+    ),
     relation: AssetLink.Relation | None = None,
     offset: int = Query(0, ge=0, le=1_000_000),
     limit: int = Query(50, ge=1, le=MAX_PAGE),

@@ -7,17 +7,20 @@ another user's project, or another project than a token's own, is a 404.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest
-from ninja import Schema
+from ninja import Field, Schema
 from ninja.security import APIKeyCookie, HttpBearer
 
 from kroma.lib.errors import NotAllowed
+from kroma.lib.ids import MAX_ID
 from projects.models import ApiToken, Project
 from projects.services.tokens import authenticate
 
 MAX_PAGE = 200  # the most items one page of a list returns
+# A row id in a body: 1..2**63-1 (kroma.lib.ids; a larger one cannot even be bound by SQLite).
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class TokenAuth(HttpBearer):

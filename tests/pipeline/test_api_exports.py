@@ -41,6 +41,7 @@ def test_request_an_export_then_read_it_and_download_its_file(api, scene_project
         ({"kind": "pdf", "options": {"pages": []}}, 422, "options.pages"),
         ({"kind": "pdf", "options": {"assets": [1]}}, 400, "assets"),
         ({"kind": "pdf", "options": {"pages": [999999]}}, 400, "pages"),
+        ({"kind": "zip", "options": {"assets": [2**63]}}, 422, "options.assets[0]"),
         ({"kind": "pdf", "options": {"page_size": "napkin"}}, 400, "page_size"),
     ],
 )

@@ -94,6 +94,8 @@ def test_plan_takes_panel_ids_a_prompt_and_a_candidate_to_start_from(api, scene_
         ({"stage": "style", "panels": ["nowhere"]}, 400, None, "panels"),
         ({"stage": "style", "from_candidate": 5}, 400, "invalid", "from_candidate"),
         ({"stage": "style", "provider": "nobody"}, 400, "guard", "provider"),
+        ({"stage": "style", "panels": [10**30]}, 400, None, "panels"),
+        ({"stage": "style", "panels": ["9" * 30], "from_candidate": 1}, 400, None, "panels"),
     ],
 )
 def test_plan_refusals_have_a_code_and_field(api, scene_project, body, status, code, field):
@@ -139,6 +141,8 @@ def test_plan_over_the_run_cap_is_refused(api, scene_project, fake_openai):
         ({"stage": "style", "candidates": "many"}, "candidates"),
         ({"stage": "style", "panels": ["x"] * 501}, "panels"),
         ({"stage": "style", "build_on": "somewhere"}, "build_on"),
+        ({"stage": "style", "panels": ["x" * 65]}, "panels[0]"),
+        ({"stage": "style", "panels": [1], "from_candidate": 2**63}, "from_candidate"),
         ({"stage": "style", "prompt": "x" * 4001}, "prompt"),
         ({}, "stage"),
     ],

@@ -177,6 +177,7 @@ def test_link_list_and_unlink_two_assets_audited(client, token, project):
         ({"source": 1, "relation": "variant_of"}, 422, "target"),
         ({"source": 1, "target": 1, "relation": "variant_of"}, 400, "target"),
         ({"source": 1, "target": 999999, "relation": "variant_of"}, 400, "target"),
+        ({"source": 1, "target": 2**63, "relation": "variant_of"}, 422, "target"),
     ],
 )
 def test_bad_links_are_refused_with_the_field(client, token, project, body, status, field):
