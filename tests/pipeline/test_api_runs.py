@@ -174,6 +174,15 @@ def test_confirm_refuses_a_plan_that_now_costs_more(api, scene_project, fake_ope
     assert not Run.objects.filter(mode="run").exists()
 
 
+def test_a_plan_without_a_key_warns_and_its_confirm_is_refused(api, scene_project, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    plan = api.post("/runs", {"stage": "style", "provider": "openai", "candidates": 1}).json()
+    assert any("Confirming this plan is refused" in w for w in plan["warnings"])
+    error = error_of(api.post(f"/runs/{plan['run']['uid']}/confirm"), 400)
+    assert (error["code"], error["field"]) == ("no_key", "provider")
+    assert not Run.objects.filter(mode="run").exists()
+
+
 def test_cancel_a_queued_run(api, scene_project, user):
     run = local_run(scene_project, user, dispatch="none")
     body = api.post(f"/runs/{run.uid}/cancel").json()
