@@ -16,15 +16,21 @@ class PipelineConfig(AppConfig):
         from pipeline.engine import start_watchdog
         from pipeline.models import LabJob, PostprocessJob, RunJob
         from pipeline.models.work import delete_step_rows
-        from pipeline.postprocess.sessions import preload_sessions
+        from pipeline.postprocess.sessions import preload_sessions, waiting_text
+        from projects.models import ProjectExport
         from projects.models.base import OVERRIDE_CHECKS
+        from projects.models.work_item import WAITING_TEXTS
 
         register_asset_actions()
         # A project's manifest overrides are checked whenever a form saves them.
         if check_project_overrides not in OVERRIDE_CHECKS:
             OVERRIDE_CHECKS.append(check_project_overrides)
 
-        for model in (RunJob, LabJob, PostprocessJob):
+        # Work items' pages say what a waiting step waits for ("loading the upscale model…").
+        if waiting_text not in WAITING_TEXTS:
+            WAITING_TEXTS.append(waiting_text)
+
+        for model in (RunJob, LabJob, PostprocessJob, ProjectExport):
             post_delete.connect(delete_step_rows, sender=model, dispatch_uid=f"steps-{model}")
         # A worker process that starts loads the heavy model sessions in a background thread
         # (KROMA_PRELOAD_MODELS), takes back at once what dead workers of its host held, and

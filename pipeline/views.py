@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,6 +18,7 @@ from pipeline.models import (
     RunJob,
 )
 from pipeline.services.budgets import budget_status, has_budget
+from pipeline.services.costs import spend
 from pipeline.services.review import recipe_initial
 from pipeline.services.runs import (
     cancel_run,
@@ -188,7 +188,6 @@ def _run_context(run: Run) -> dict:
         if run.stage in ("time", "weather")
         else None
     )
-    unconfirmed = CostEvent.objects.filter(run=run, unconfirmed=True).aggregate(usd=Sum("usd"))
     counts: dict[str, int] = {}
     for job in jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
@@ -196,7 +195,7 @@ def _run_context(run: Run) -> dict:
         "project": run.project,
         "run": run,
         "jobs": jobs,
-        "unconfirmed_usd": unconfirmed["usd"],
+        "unconfirmed_usd": spend(CostEvent.objects.filter(run=run)).unconfirmed_usd,
         "jobs_done": counts.get("done", 0),
         # What the other panels are, beside "done" (e.g. "2 canceled, 1 failed").
         "jobs_other": [(counts[s], s) for s in OTHER_STATUS_ORDER if counts.get(s)],

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from projects.models import Asset, Project
+from projects.models.assets import EXPORT_JOB  # noqa: F401 (defined with ProjectExport)
 from projects.models.work_item import (  # noqa: F401 (the engine's names, re-exported)
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -19,7 +20,6 @@ from projects.models.work_item import (  # noqa: F401 (the engine's names, re-ex
 
 # The step rows' item_type of each kind of work item.
 RUN_JOB, LAB_JOB, POSTPROCESS_JOB = "run_job", "lab_job", "postprocess_job"
-EXPORT_JOB = "export"
 
 
 class StepRun(models.Model):

@@ -188,11 +188,15 @@ class AssetLink(ProjectOwned):
             _same_project(self, self.target, "target")
 
 
+# The step rows' item_type of an export (pipeline.models.work re-exports it).
+EXPORT_JOB = "export"
+
+
 class ProjectExport(WorkItem):
     """One export of a project (a zip, a CBZ or a PDF), made in the worker: a work item whose
     file is downloadable once it is done. `progress` is {done, total, what} while it runs."""
 
-    step_item_type = "export"  # pipeline.models.work.EXPORT_JOB
+    step_item_type = EXPORT_JOB
 
     class Kind(models.TextChoices):
         ZIP = "zip", "Zip (final images, run logs, manifest, recipes)"

@@ -2,11 +2,18 @@
 
 It lives with the base models so that project rows such as ProjectExport can be work items too;
 `pipeline.models.work` re-exports it, and `pipeline.engine` claims, runs and ends every kind alike.
+Nothing here imports pipeline: what pipeline adds (the words for a waiting step) it injects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import models
+
+# What a waiting step's status means in words ("loading the upscale model…"): the app that runs
+# the steps adds its reader at start (pipeline's AppConfig), since projects imports no pipeline.
+WAITING_TEXTS: list[Callable[[str], str]] = []
 
 
 class WorkStatus(models.TextChoices):
@@ -60,9 +67,9 @@ class WorkItem(models.Model):
     @property
     def waiting_for(self) -> str:
         """What the running item waits for, in words ("loading the upscale model…"), or ''."""
-        from pipeline.postprocess.sessions import waiting_text
-
-        return waiting_text(self.step) if self.status == WorkStatus.RUNNING else ""
+        if self.status != WorkStatus.RUNNING:
+            return ""
+        return next((text for read in WAITING_TEXTS if (text := read(self.step))), "")
 
     @property
     def step_label(self) -> str:

@@ -174,3 +174,41 @@ def test_an_export_of_a_huge_page_id_is_a_400(artist_client, scene_project):
     assert response.status_code == 400
     assert "The pages must be given by their ids" in response.content.decode()
     assert not ProjectExport.objects.exists()
+
+
+# --- structure ----------------------------------------------------------------------------------
+
+
+def test_projects_imports_nothing_of_pipeline_or_copilot():
+    """Imports point one way: copilot -> pipeline -> projects (ARCHITECTURE.md)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "projects"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            found += [
+                f"{path.relative_to(root)}: {name}"
+                for name in names
+                if name.split(".")[0] in ("pipeline", "copilot")
+            ]
+    assert found == []
+
+
+def test_an_exports_step_rows_go_with_it(scene_project, user):
+    from pipeline.engine import start_step
+    from pipeline.models.work import EXPORT_JOB
+    from projects.models import ProjectExport
+
+    export = ProjectExport.objects.create(project=scene_project, kind="zip", requested_by=user)
+    start_step(EXPORT_JOB, export, "build", project_id=scene_project.pk)
+    assert StepRun.objects.filter(item_type="export", item_id=str(export.pk)).count() == 1
+    assert ProjectExport.step_item_type == EXPORT_JOB == "export"
+    export.delete()
+    assert not StepRun.objects.filter(item_type="export").exists()
