@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from projects.models import ApiToken, AuditEvent
@@ -141,3 +143,17 @@ def test_another_users_project_or_token_is_a_404(
 def test_anonymous_is_sent_to_log_in(client, project):
     response = client.post(_url("settings_token_create"))
     assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def _queries_for_the_section(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(_url("settings"), **HX).status_code == 200
+    return len(queries)
+
+
+def test_the_section_costs_the_same_queries_for_1_and_3_tokens(artist_client, user, project):
+    create_token(user=user, name="one", project=project)
+    one = _queries_for_the_section(artist_client)
+    create_token(user=user, name="two")
+    revoke_token(token=create_token(user=user, name="three", project=project).token, user=user)
+    assert _queries_for_the_section(artist_client) == one
