@@ -120,8 +120,12 @@ def test_a_new_artist_reviews_18_candidates_by_keyboard_and_iterates_on_the_best
         page.keyboard.press("Space")
         lightbox = page.locator("#review-lightbox")
         expect(lightbox).to_be_visible()
+        expect(lightbox.locator("[data-zoom-level]")).to_have_text("fitted")
+        image = lightbox.locator("[data-lightbox-image]").bounding_box()
+        stage = lightbox.locator("[data-stage]").bounding_box()
+        assert image["height"] <= stage["height"] + 1 and image["width"] <= stage["width"] + 1
         page.keyboard.press("+")
-        expect(lightbox.locator("[data-zoom-level]")).to_have_text("125%")
+        expect(lightbox.locator("[data-zoom-level]")).to_have_text("125% of fitted")
         page.keyboard.press("Escape")
         expect(lightbox).to_be_hidden()
         assert _focused_candidate(page) == best

@@ -133,7 +133,9 @@
   function currentCard() { return view.card && document.getElementById(view.card); }
   function apply() {
     image.style.transform = "translate(" + view.x + "px," + view.y + "px) scale(" + view.scale + ")";
-    lightbox.querySelector("[data-zoom-level]").textContent = Math.round(view.scale * 100) + "%";
+    // Zoom is relative to the image fitted in the viewer, and says so.
+    lightbox.querySelector("[data-zoom-level]").textContent =
+      view.scale === 1 ? "fitted" : Math.round(view.scale * 100) + "% of fitted";
   }
   function zoom(factor) {
     view.scale = Math.min(8, Math.max(1, view.scale * factor));
