@@ -17,7 +17,7 @@ MASK = "[redacted]"
 
 _PROVIDER_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
 _KROMA_TOKEN = re.compile(r"\b(kroma_[0-9a-f]{8}_)[A-Za-z0-9_\-]+")
-_MASKED = r"(?!\[redacted\]|sk-…|kroma_[0-9a-f]{8}_…)"  # already masked: leave it
+_MASKED = r"(?!\[redacted\]|sk-…|kroma_(?:[0-9a-f]{8}_)?…)"  # already masked: leave it
 _AUTH_HEADER = re.compile(
     r"((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)"
     rf"(?:(bearer|basic|token|digest)\s+)?+{_MASKED}[^\s'\",}}]+",

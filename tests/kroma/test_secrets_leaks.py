@@ -62,6 +62,7 @@ def echoing_provider(monkeypatch):
             "{'HTTP_AUTHORIZATION': 'Basic [redacted]'}",
         ),
         ("sent bearer eyJhbGciOi.x.y", "sent bearer [redacted]"),
+        ("Send Authorization: Bearer kroma_…", "Send Authorization: Bearer kroma_…"),
         (
             f"DATABASE_URL={DB_URL}",
             "DATABASE_URL=postgres://kroma:[redacted]@db.example:5432/kroma",
