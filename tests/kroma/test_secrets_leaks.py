@@ -139,6 +139,36 @@ def test_a_failing_run_and_the_api_leak_neither_the_secret_nor_the_token(
     assert "careless: key sk-…2Zz9 token kroma_" in caplog.text
 
 
+def test_the_fake_providers_retries_and_refusal_leak_nothing(
+    scene_project, user, fake_openai, caplog
+):
+    caplog.set_level(logging.INFO)
+    set_secret(project=scene_project, user=user, provider="openai", name="api_key", value=SECRET)
+    fake_openai.fail_next("500")  # retried: a warning in the log
+    fake_openai.fail_next("401")  # then refused: the job fails
+    run = submit_run(
+        project=scene_project,
+        user=user,
+        stage="style",
+        panels=["harbor"],
+        candidates=1,
+        mode="run",
+        confirm_spend=True,
+        provider="openai",
+        dispatch="inline",
+    )
+    assert fake_openai.calls[0].authorization == f"Bearer {SECRET}"  # the key was really sent
+    job = RunJob.objects.get(run=run)
+    assert job.status == "failed" and "openai/api_key" in job.error
+    assert "OpenAI attempt 1 failed" in caplog.text
+    run_log = (settings.PROJECTS_ROOT / scene_project.slug / run.log_path).read_text()
+    stored = json.dumps(
+        [list(RunJob.objects.values()), list(StepRun.objects.values())], default=str
+    )
+    for where, text in {"logs": caplog.text, "run log": run_log, "rows": stored}.items():
+        assert SECRET not in text and "Leak0Check1" not in text, where
+
+
 def _report_request():
     return RequestFactory().post(
         "/projects/x/settings/secrets/",
