@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from django.db.models import Q
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
@@ -210,7 +211,7 @@ def list_links(
     project = api_project(request, slug)
     links = AssetLink.objects.filter(project=project)
     if asset is not None:
-        links = links.filter(source_id=asset) | links.filter(target_id=asset)
+        links = links.filter(Q(source_id=asset) | Q(target_id=asset))
     if relation:
         links = links.filter(relation=relation)
     items, total = page_of(links.order_by("pk"), offset=offset, limit=limit)
