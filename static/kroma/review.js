@@ -8,6 +8,7 @@
   var lightbox = document.getElementById("review-lightbox");
   var compare = document.getElementById("review-compare");
   var lastCard = null;  // the card to focus again after htmx replaces it
+  var queuedKey = null;  // a rating/reject key pressed while its card was being replaced
   var marked = [];
   var lastFocused = null;  // the id of the card that last had the focus
   document.addEventListener("focusin", function (event) {
@@ -98,7 +99,28 @@
       ArrowUp: function () { return vertical(card, false); },
     };
     if (moves[event.key]) { event.preventDefault(); focusCard(moves[event.key]()); return; }
+    if (lastCard === card.id && /^[0-5xX]$/.test(event.key)) {
+      // This card is being saved and replaced: its next key acts on the new card.
+      queuedKey = event.key;
+      event.preventDefault();
+      return;
+    }
     if (shortcut(card, event)) { event.preventDefault(); }
+  });
+  document.body.addEventListener("htmx:afterSettle", function () {
+    if (!queuedKey || lastCard) { return; }
+    var key = queuedKey;
+    queuedKey = null;
+    var card = document.getElementById(lastFocused);
+    if (card) { shortcut(card, { key: key }); }
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    // A refused or failed request replaces nothing (a 400 is swapped in by app.js with its
+    // message): nothing is left waiting for a new card.
+    if (!event.detail.successful && event.detail.xhr && event.detail.xhr.status !== 400) {
+      lastCard = null;
+      queuedKey = null;
+    }
   });
 
   document.body.addEventListener("htmx:beforeRequest", function (event) {
