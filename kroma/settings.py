@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_q",
+    "ninja",  # serves its bundled Swagger UI for /api/docs (no CDN)
     "kroma",
     "projects",
     "pipeline",

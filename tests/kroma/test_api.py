@@ -177,3 +177,9 @@ def test_the_committed_openapi_file_is_what_the_code_serves(client):
     served = client.get("/api/openapi.json").json()
     assert "/api/projects/{slug}/runs" in served["paths"]
     assert "bearer" in json.dumps(served["components"]["securitySchemes"]).lower()
+
+
+def test_the_api_docs_load_swagger_from_our_own_static_files(artist_client):
+    body = artist_client.get("/api/docs").content.decode()
+    assert "/static/ninja/swagger-ui-bundle" in body
+    assert "cdn" not in body.lower() and "https://" not in body
