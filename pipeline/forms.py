@@ -28,7 +28,8 @@ class RunForm(forms.Form):
     each job builds on. Empty choices mean the project's defaults (shown as such)."""
 
     stage = forms.ChoiceField(
-        choices=[(s.value, f"{s.label} — {STAGE_HELP[s]}") for s in Stage], widget=forms.RadioSelect
+        choices=[(s.value, f"{s.label} — {STAGE_HELP[s]}") for s in Stage],
+        widget=forms.RadioSelect,
     )
     panels = forms.MultipleChoiceField(
         required=False,

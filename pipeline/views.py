@@ -115,7 +115,7 @@ def _run_new_initial(request: HttpRequest, project: Project) -> dict:
     params = request.GET
     initial: dict = {
         "panels": params.getlist("panels"),
-        "stage": params.get("stage"),
+        "stage": params.get("stage") or Stage.STYLE,  # a first plan needs no choice made
         "from_candidate": params.get("from"),
     }
     uid = params.get("recipe")

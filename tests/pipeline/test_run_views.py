@@ -253,3 +253,8 @@ def test_a_run_page_links_to_its_review_and_qa_report_and_back_to_all_runs(
     assert reverse("pipeline:run_list", args=["noir_city"]).encode() in body
     for tab in ("pages", "reports"):  # the project's tabs reach the new pages
         assert f'href="{reverse(f"pipeline:{tab}", args=["noir_city"])}"'.encode() in body
+
+
+def test_new_run_starts_on_the_style_stage(artist_client, scene_project):
+    body = artist_client.get(reverse("pipeline:run_new", args=["noir_city"])).content.decode()
+    assert 'value="style" id="id_stage_0" required checked>' in body
