@@ -17,7 +17,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", api.urls),
     path("", include("projects.urls")),
     path("", include("pipeline.urls")),
+    # Last: the API's own root path ("") must not shadow the site's home page.
+    path("", api.urls),
 ]
