@@ -393,7 +393,15 @@ def build_pdf(project: Project, options: dict[str, Any], path: str, report: Repo
     Pillow's PDF writer (JPEG-compressed, `resolution` = dpi so the page has its print size)."""
     entries, dpi = [], options["settings"]["dpi"]
     for number, (page, image) in enumerate(_rendered(project, options, report), 1):
-        image.save(path, "PDF", resolution=dpi, append=number > 1, quality=92)
+        image.save(
+            path,
+            "PDF",
+            resolution=dpi,
+            append=number > 1,
+            quality=92,
+            title=project.name,
+            creator="Kroma",
+        )
         entries.append(_page_entry(number, page, image))
     if not entries:
         raise UserError("Nothing to export: the chosen pages are gone.", field="pages")

@@ -94,6 +94,7 @@ def test_a_pdf_has_a_page_per_story_page_at_trim_plus_bleed(scene_project, user)
     export, data = _made(scene_project, user, "pdf", page_size="a4", dpi=72, bleed_mm=3)
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) == 2
+    assert reader.metadata.title == scene_project.name  # not the temporary file's name
     box = reader.pages[0].mediabox
     assert float(box.width) == pytest.approx(216 / 25.4 * 72, abs=1)
     assert float(box.height) == pytest.approx(303 / 25.4 * 72, abs=1)
