@@ -538,6 +538,19 @@ def delete_outfit_view(
     """GET asks to confirm (the outfit's card with the question); POST with confirm=on deletes."""
     project = get_project_for_user(request.user, slug)
     found = _character_for(project, character_slug)
+    if request.method == "POST" and not _outfits(found).filter(pk=outfit_id).exists():
+        # A second "Yes, delete" (a double press, or one that beat htmx) finds it gone: the
+        # list says so instead of a 404 page.
+        note = "that outfit is already deleted"
+        response = _reply(
+            request,
+            found,
+            region="outfits",
+            context=_outfits_context(found, outfits_note=note),
+            note=f"{found.name}: {note}.",
+            anchor="outfits",
+        )
+        return retarget(response, "#outfits") if request.htmx else response
     outfit = _outfit_for(found, outfit_id)
     if request.method == "GET":
         card = _outfit_card(outfit, confirm_delete=True)
