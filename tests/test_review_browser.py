@@ -105,6 +105,8 @@ def test_a_new_artist_reviews_18_candidates_by_keyboard_and_iterates_on_the_best
         expect(page.locator(f"#cand-{third} [data-rate='2']")).to_have_attribute(
             "aria-pressed", "true"
         )
+        # The replaced card has settled (htmx copies attributes over for a moment first).
+        expect(page.locator(f"#cand-{third}")).not_to_have_class(re.compile(r"htmx-"))
         page.keyboard.press("x")
         expect(page.locator(f"#cand-{third}")).to_have_class(re.compile(r"\bis-rejected\b"))
         assert _asset(db, third) == (2, 1)
